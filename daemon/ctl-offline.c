@@ -231,21 +231,37 @@ ctl_validate(int argc, char **argv)
 	return (status);
 }
 
+/*
+ * With --secrets-dir, check that every secret the deployment uses is there
+ * and safe; the values are read, then wiped, and never shown.
+ */
 static int
-render_secret(void *arg, const char *name, char **value)
+render_check_secrets(const struct deployment *d, const char *dir)
 {
-	const char	*dir = arg;
-	char		*cause;
-	int		 error;
+	char	**names, *value, *cause;
+	size_t	  n, i;
+	int	  error, failed = 0;
 
-	if (dir == NULL)
-		return (-ENOENT);
-	error = secrets_read(dir, name, value, &cause);
-	if (cause != NULL) {
-		fprintf(stderr, "cloudspherectl: %s\n", cause);
+	n = model_secrets_used(d, &names);
+	for (i = 0; i < n; i++) {
+		error = secrets_read(dir, names[i], &value, &cause);
+		if (error == -ENOENT) {
+			fprintf(stderr, "cloudspherectl: secret '%s' is not set (no file %s/%s)\n",
+			    names[i], dir, names[i]);
+			failed = 1;
+		} else if (error != 0) {
+			fprintf(stderr, "cloudspherectl: secret '%s': %s\n",
+			    names[i], cause);
+			failed = 1;
+		} else {
+			explicit_bzero(value, strlen(value));
+			free(value);
+		}
 		free(cause);
+		free(names[i]);
 	}
-	return (error);
+	free(names);
+	return (failed ? -1 : 0);
 }
 
 /* Report the inputs whose value is only known after a run. */
@@ -334,10 +350,10 @@ ctl_render(int argc, char **argv)
 		model_free(m);
 		return (CTL_FAILED);
 	}
+	if (secrets_dir != NULL && render_check_secrets(d, secrets_dir) != 0)
+		status = CTL_FAILED;
 	memset(&r, 0, sizeof r);
 	r.commit = m->commit;
-	r.arg = (void *)secrets_dir;
-	r.secret = render_secret;
 	if (model_resolve(&inputs, NULL, d, &r, RESOLVE_REDACTED,
 	    &cause) != 0) {
 		fprintf(stderr, "cloudspherectl: %s: %s\n", d->name, cause);

@@ -452,3 +452,68 @@ done:
 	json_decref(outputs);
 	return (error);
 }
+
+static void
+secrets_collect(const json_t *v, char ***names, size_t *n)
+{
+	struct expr_list	 l;
+	const char		*key;
+	json_t			*item;
+	size_t			 i, j;
+	char			*cause;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		if (!expr_maybe(json_string_value(v)))
+			return;
+		if (expr_scan(json_string_value(v), &l, &cause) != 0) {
+			free(cause);
+			return;
+		}
+		for (i = 0; i < l.n; i++) {
+			if (l.v[i].kind != EXPR_SECRET)
+				continue;
+			for (j = 0; j < *n; j++) {
+				if (strcmp((*names)[j], l.v[i].a) == 0)
+					break;
+			}
+			if (j < *n)
+				continue;
+			*names = xreallocarray(*names, *n + 1, sizeof **names);
+			(*names)[(*n)++] = xstrdup(l.v[i].a);
+		}
+		expr_list_release(&l);
+		break;
+	case JSON_ARRAY:
+		json_array_foreach(v, i, item)
+			secrets_collect(item, names, n);
+		break;
+	case JSON_OBJECT:
+		json_object_foreach((json_t *)v, key, item)
+			secrets_collect(item, names, n);
+		break;
+	default:
+		break;
+	}
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return (strcmp(*(char *const *)a, *(char *const *)b));
+}
+
+size_t
+model_secrets_used(const struct deployment *d, char ***names)
+{
+	size_t	n = 0, i;
+
+	*names = NULL;
+	for (i = 0; i < d->ninputs; i++)
+		secrets_collect(d->inputs[i].value, names, &n);
+	for (i = 0; i < d->nenv; i++)
+		secrets_collect(d->env[i].value, names, &n);
+	if (n > 0)
+		qsort(*names, n, sizeof **names, name_cmp);
+	return (n);
+}

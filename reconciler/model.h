@@ -243,6 +243,12 @@ int	model_resolve(json_t **inputs, json_t **env, const struct deployment *,
 int	model_fingerprint(char out[MODEL_FINGERPRINT_LEN + 1],
 	    const struct deployment *, const struct resolver *, char **cause);
 
+/*
+ * The names of the secrets a deployment's inputs and runner environment
+ * refer to, sorted and unique; the caller frees the vector and its strings.
+ */
+size_t	model_secrets_used(const struct deployment *, char ***names);
+
 const char	*input_type_name(enum input_type);
 bool		 model_name_valid(const char *);
 /* Durations such as 30s, 10m, 1h30m, 2d; -1 if malformed. */

@@ -150,7 +150,8 @@ source_dir_list(struct source *s, const char *path, struct source_list *out)
 		source_list_release(out);
 		return (error);
 	}
-	qsort(out->v, out->n, sizeof *out->v, entry_cmp);
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof *out->v, entry_cmp);
 	return (0);
 }
 
@@ -270,7 +271,8 @@ source_dir_tree(struct source_dir *d, const char *path, int depth,
 	if (error == 0) {
 		const char *mode;
 
-		qsort(l.v, l.n, sizeof *l.v, tree_order);
+		if (l.n > 1)
+			qsort(l.v, l.n, sizeof *l.v, tree_order);
 		for (i = 0; i < l.n; i++) {
 			switch (l.v[i].type) {
 			case SOURCE_FILE:

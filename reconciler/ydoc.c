@@ -205,13 +205,13 @@ builder_merge(struct builder *b, struct ynode *map)
  * Attach a finished node to its parent, or make it the root.  "cost" is what
  * the node adds to the expanded size of the document: 1 for a scalar, the
  * whole subtree for an alias, 0 for a collection (counted when it opened).
+ * "line" is where it stands (for an alias, not where its anchor is).
  */
 static int
 builder_add(struct builder *b, struct ynode *node, const char *anchor,
-    size_t cost)
+    size_t cost, int line)
 {
 	struct ynode	*parent, *key;
-	int		 line = node->line;
 
 	if (b->nodes + cost > YDOC_MAX_NODES) {
 		ynode_free(node);
@@ -298,7 +298,7 @@ builder_close(struct builder *b, const char *anchor)
 		ynode_free(n);
 		return (-EINVAL);
 	}
-	return (builder_add(b, n, anchor, 0));
+	return (builder_add(b, n, anchor, 0, n->line));
 }
 
 static const char *
@@ -332,7 +332,8 @@ builder_scalar(struct builder *b, yaml_event_t *ev)
 			return (builder_fail(b, line, "unsupported tag '%s'", tag));
 		}
 	}
-	return (builder_add(b, n, tag_anchor(ev->data.scalar.anchor), 1));
+	return (builder_add(b, n, tag_anchor(ev->data.scalar.anchor), 1,
+	    line));
 }
 
 static int
@@ -347,7 +348,7 @@ builder_alias(struct builder *b, yaml_event_t *ev)
 			struct ynode *n = b->anchors[i - 1].node;
 
 			n->refs++;
-			return (builder_add(b, n, NULL, n->weight));
+			return (builder_add(b, n, NULL, n->weight, line));
 		}
 	}
 	return (builder_fail(b, line, "unknown alias '*%s'", name));
