@@ -112,6 +112,7 @@ struct expr_list {
 bool	expr_maybe(const char *);
 /* Split a string into text and expressions; -EINVAL with *cause. */
 int	expr_scan(const char *, struct expr_list *, char **cause);
+size_t	model_edit_distance(const char *, const char *);
 void	expr_list_release(struct expr_list *);
 /* Whether the string is exactly one expression. */
 bool	expr_whole(const struct expr_list *);

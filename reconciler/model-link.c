@@ -71,7 +71,8 @@ dlink_unref(struct dlink *l)
 
 /* Scan a value's strings: flags and output references. */
 static int
-link_scan(struct dlink *l, const json_t *v, const char *file, int line)
+link_scan(struct dlink *l, const json_t *v, const char *file, int line,
+    const struct mvalue *mv)
 {
 	struct expr_list	 el;
 	const char		*key;
@@ -86,7 +87,7 @@ link_scan(struct dlink *l, const json_t *v, const char *file, int line)
 			return (0);
 		if (expr_scan(json_string_value(v), &el, &cause) != 0) {
 			free(cause);	/* reported when the file was parsed */
-			return (0);
+			return (RINPUT_BROKEN);
 		}
 		for (i = 0; i < el.n; i++) {
 			struct output_ref *r;
@@ -106,7 +107,8 @@ link_scan(struct dlink *l, const json_t *v, const char *file, int line)
 				r->deployment = xstrdup(el.v[i].a);
 				r->output = xstrdup(el.v[i].b);
 				r->file = file;
-				r->line = line;
+				r->line = mvalue_line(mv,
+				    json_string_value(v), line);
 				break;
 			default:
 				break;
@@ -116,11 +118,11 @@ link_scan(struct dlink *l, const json_t *v, const char *file, int line)
 		break;
 	case JSON_ARRAY:
 		json_array_foreach(v, i, item)
-			flags |= link_scan(l, item, file, line);
+			flags |= link_scan(l, item, file, line, mv);
 		break;
 	case JSON_OBJECT:
 		json_object_foreach((json_t *)v, key, item)
-			flags |= link_scan(l, item, file, line);
+			flags |= link_scan(l, item, file, line, mv);
 		break;
 	default:
 		break;
@@ -216,21 +218,29 @@ values_find(const struct mvalues *m, const char *name)
 	return (NULL);
 }
 
-/* Suggest a declared input close to a misspelt one. */
+/*
+ * Suggest a declared input close to a misspelt one: the nearest by edit
+ * distance, at most 2 and less than half the name.
+ */
 static const char *
 decl_suggest(const struct blueprint_doc *bp, const char *name)
 {
-	size_t	i;
+	const char	*best = NULL;
+	size_t		 i, dist, bestdist = SIZE_MAX;
 
 	for (i = 0; i < bp->ninputs; i++) {
 		const char *d = bp->inputs[i].name;
 
-		if (d != NULL && (strcasecmp(d, name) == 0 ||
-		    (strlen(d) > 3 && (strncmp(d, name, strlen(d) - 1) == 0 ||
-		    strncmp(d, name, strlen(name)) == 0))))
-			return (d);
+		if (d == NULL)
+			continue;
+		dist = strcasecmp(d, name) == 0 ? 0 :
+		    model_edit_distance(d, name);
+		if (dist <= 2 && dist * 2 < strlen(name) && dist < bestdist) {
+			best = d;
+			bestdist = dist;
+		}
 	}
-	return (NULL);
+	return (best);
 }
 
 void
@@ -315,6 +325,7 @@ dlink_build(const struct dlink_key *k, const char *dep_file,
 		const struct input_decl	*decl = &bd->inputs[i];
 		const struct mvalue	*v;
 		const json_t		*value = NULL;
+		const struct mvalue	*src = NULL;
 		const char		*file = NULL;
 		int			 line = decl->line;
 		struct rinput		*r;
@@ -329,16 +340,19 @@ dlink_build(const struct dlink_key *k, const char *dep_file,
 			value = v->value;
 			file = l->env_file;
 			line = v->line;
+			src = v;
 		}
 		if (td != NULL && (v = values_find(&td->inputs, decl->name))) {
 			value = v->value;
 			file = l->tmpl_file;
 			line = v->line;
+			src = v;
 		}
 		if ((v = values_find(&dd->inputs, decl->name)) != NULL) {
 			value = v->value;
 			file = l->dep_file;
 			line = v->line;
+			src = v;
 		}
 		if (value == NULL) {
 			if (decl->required)
@@ -358,11 +372,14 @@ dlink_build(const struct dlink_key *k, const char *dep_file,
 		r->file = file;
 		r->line = line;
 		scanned = link_scan(l, value, file != NULL ? file : l->dep_file,
-		    line);
+		    line, src);
 		r->flags = scanned | (decl->secret ? RINPUT_SECRET : 0);
 		if (file == NULL)
 			continue;	/* a default, checked with the blueprint */
-		if (link_type_known(value, &is_string) &&
+		/* A template naming its blueprint was checked on its own. */
+		if (file == l->tmpl_file && td != NULL && td->blueprint != NULL)
+			;
+		else if (link_type_known(value, &is_string) &&
 		    !type_matches(value, decl->type))
 			link_err(l, file, line, "input '%s' must be %s, got %s%s%s%s",
 			    decl->name, input_type_name(decl->type),
@@ -370,7 +387,8 @@ dlink_build(const struct dlink_key *k, const char *dep_file,
 			    file != l->dep_file ? " (blueprint '" : "",
 			    file != l->dep_file ? bp_name : "",
 			    file != l->dep_file ? "')" : "");
-		if (decl->secret && !(scanned & (RINPUT_SECRET | RINPUT_OUTPUTS)))
+		if (decl->secret &&
+		    !(scanned & (RINPUT_SECRET | RINPUT_OUTPUTS | RINPUT_BROKEN)))
 			link_err(l, file, line,
 			    "secret input '%s' must be set with ${{ secrets.NAME }}, not a literal value",
 			    decl->name);
@@ -386,7 +404,8 @@ dlink_build(const struct dlink_key *k, const char *dep_file,
 			r->value = json_incref(ed->env.v[i].value);
 			r->file = l->env_file;
 			r->line = ed->env.v[i].line;
-			r->flags = link_scan(l, r->value, l->env_file, r->line);
+			r->flags = link_scan(l, r->value, l->env_file, r->line,
+			    &ed->env.v[i]);
 		}
 	}
 	return (l);

@@ -35,33 +35,39 @@ doc_err(struct mdoc *d, int line, const char *fmt, ...)
 	d->ndiags++;
 }
 
-/* Levenshtein distance, for "did you mean". */
-static size_t
-edit_distance(const char *a, const char *b)
+/*
+ * Edit distance with adjacent transpositions (optimal string alignment),
+ * for "did you mean": "regoin" is one step from "region".
+ */
+size_t
+model_edit_distance(const char *a, const char *b)
 {
-	size_t	la = strlen(a), lb = strlen(b), i, j, *row, prev, tmp, best;
+	size_t	la = strlen(a), lb = strlen(b), i, j, best, *d;
 
 	if (la > 64 || lb > 64)
 		return (SIZE_MAX);
-	row = xcalloc(lb + 1, sizeof *row);
+#define D(i, j) d[(i) * (lb + 1) + (j)]
+	d = xcalloc((la + 1) * (lb + 1), sizeof *d);
+	for (i = 0; i <= la; i++)
+		D(i, 0) = i;
 	for (j = 0; j <= lb; j++)
-		row[j] = j;
+		D(0, j) = j;
 	for (i = 1; i <= la; i++) {
-		prev = row[0];
-		row[0] = i;
 		for (j = 1; j <= lb; j++) {
-			tmp = row[j];
-			best = prev + (a[i - 1] == b[j - 1] ? 0 : 1);
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			prev = tmp;
+			best = D(i - 1, j - 1) + (a[i - 1] == b[j - 1] ? 0 : 1);
+			if (D(i - 1, j) + 1 < best)
+				best = D(i - 1, j) + 1;
+			if (D(i, j - 1) + 1 < best)
+				best = D(i, j - 1) + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && D(i - 2, j - 2) + 1 < best)
+				best = D(i - 2, j - 2) + 1;
+			D(i, j) = best;
 		}
 	}
-	best = row[lb];
-	free(row);
+	best = D(la, lb);
+#undef D
+	free(d);
 	return (best);
 }
 
@@ -83,9 +89,9 @@ doc_keys(struct mdoc *d, const struct ynode *map, const char *what,
 			continue;
 		best = SIZE_MAX;
 		for (j = 0; known[j] != NULL; j++) {
-			dist = edit_distance(key, known[j]);
+			dist = model_edit_distance(key, known[j]);
 			if (dist <= 2 && (best == SIZE_MAX ||
-			    dist < edit_distance(key, known[best])))
+			    dist < model_edit_distance(key, known[best])))
 				best = j;
 		}
 		if (best != SIZE_MAX)
@@ -197,36 +203,49 @@ scalar_number(const struct ynode *n, bool *range)
 
 /* Check the expressions of every string in a value. */
 static void
-doc_check_exprs(struct mdoc *d, const json_t *v, int line)
+doc_check_exprs(struct mdoc *d, const struct ynode *n, struct mvalue *mv)
 {
 	struct expr_list	 l;
-	const char		*key;
-	json_t			*item;
 	size_t			 i;
 	char			*cause;
 
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		if (!expr_maybe(json_string_value(v)))
+	switch (n->kind) {
+	case YNODE_SCALAR:
+		if (!expr_maybe(n->text))
 			return;
-		if (expr_scan(json_string_value(v), &l, &cause) != 0) {
-			doc_err(d, line, "%s", cause);
+		if (expr_scan(n->text, &l, &cause) != 0) {
+			doc_err(d, n->line, "%s", cause);
 			free(cause);
-			return;
+		} else
+			expr_list_release(&l);
+		if (mv != NULL && n->line != mv->line) {
+			mv->lines = xreallocarray(mv->lines, mv->nlines + 1,
+			    sizeof *mv->lines);
+			mv->lines[mv->nlines].text = xstrdup(n->text);
+			mv->lines[mv->nlines++].line = n->line;
 		}
-		expr_list_release(&l);
 		break;
-	case JSON_ARRAY:
-		json_array_foreach(v, i, item)
-			doc_check_exprs(d, item, line);
-		break;
-	case JSON_OBJECT:
-		json_object_foreach((json_t *)v, key, item)
-			doc_check_exprs(d, item, line);
-		break;
-	default:
+	case YNODE_SEQ:
+	case YNODE_MAP:
+		for (i = 0; i < n->n; i++)
+			doc_check_exprs(d, n->items[i], mv);
 		break;
 	}
+}
+
+/* The line of a string holding an expression in a value. */
+int
+mvalue_line(const struct mvalue *mv, const char *text, int fallback)
+{
+	size_t	i;
+
+	if (mv == NULL)
+		return (fallback);
+	for (i = 0; i < mv->nlines; i++) {
+		if (strcmp(mv->lines[i].text, text) == 0)
+			return (mv->lines[i].line);
+	}
+	return (fallback);
 }
 
 /* A YAML value as JSON with the core schema; NULL after an error. */
@@ -460,10 +479,30 @@ doc_policy(struct mdoc *d, const struct ynode *root, struct policy *p)
 	}
 }
 
-/* A map of input values (environment, template, deployment). */
+/* An environment variable name: [A-Za-z_][A-Za-z0-9_]*, at most 255. */
+static bool
+env_name_valid(const char *name)
+{
+	const char	*p;
+
+	if (name[0] == '\0' || isdigit((unsigned char)name[0]) ||
+	    strlen(name) > 255)
+		return (false);
+	for (p = name; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			return (false);
+	}
+	return (true);
+}
+
+/*
+ * A map of input values (environment, template, deployment) or, with env,
+ * of environment variables (runner.env: names are variable names and every
+ * value is a string).
+ */
 static void
 doc_values(struct mdoc *d, const struct ynode *root, const char *key,
-    struct mvalues *out, int *line)
+    struct mvalues *out, int *line, bool env)
 {
 	const struct ynode	*map = doc_map(d, root, key);
 	size_t			 i;
@@ -484,7 +523,18 @@ doc_values(struct mdoc *d, const struct ynode *root, const char *key,
 		const char	*name = map->keys[i]->text;
 		json_t		*v;
 
-		if (!model_input_name_valid(name)) {
+		if (env && !env_name_valid(name)) {
+			doc_err(d, map->keys[i]->line,
+			    "invalid environment variable name '%s'", name);
+			continue;
+		}
+		if (env && strncmp(name, "CLOUDSPHERE_", 12) == 0) {
+			doc_err(d, map->keys[i]->line,
+			    "environment variable '%s' is reserved for Cloudsphere",
+			    name);
+			continue;
+		}
+		if (!env && !model_input_name_valid(name)) {
 			doc_err(d, map->keys[i]->line,
 			    "invalid input name '%s' (letters, digits, '_' and '-', starting with a letter or '_')",
 			    name);
@@ -492,16 +542,23 @@ doc_values(struct mdoc *d, const struct ynode *root, const char *key,
 		}
 		if ((v = doc_value(d, map->items[i])) == NULL)
 			continue;
+		if (env && !json_is_string(v)) {
+			doc_err(d, map->items[i]->line,
+			    "runner.env '%s' must be a string (quote numbers and booleans)",
+			    name);
+			json_decref(v);
+			continue;
+		}
 		if (json_is_null(v)) {
 			doc_err(d, map->items[i]->line,
 			    "input '%s' has no value (null)", name);
 			json_decref(v);
 			continue;
 		}
-		doc_check_exprs(d, v, map->items[i]->line);
 		out->v[out->n].name = xstrdup(name);
 		out->v[out->n].value = v;
 		out->v[out->n].line = map->keys[i]->line;
+		doc_check_exprs(d, map->items[i], &out->v[out->n]);
 		out->n++;
 	}
 }
@@ -509,11 +566,14 @@ doc_values(struct mdoc *d, const struct ynode *root, const char *key,
 static void
 mvalues_release(struct mvalues *m)
 {
-	size_t	i;
+	size_t	i, j;
 
 	for (i = 0; i < m->n; i++) {
 		free(m->v[i].name);
 		json_decref(m->v[i].value);
+		for (j = 0; j < m->v[i].nlines; j++)
+			free(m->v[i].lines[j].text);
+		free(m->v[i].lines);
 	}
 	free(m->v);
 }
@@ -634,7 +694,7 @@ blueprint_input(struct blueprint_doc *bp, const char *name,
 				    "input '%s': default must be %s, got %s",
 				    name, input_type_name(in->type),
 				    value_kind(dn));
-			doc_check_exprs(d, in->def, dn->line);
+			doc_check_exprs(d, dn, NULL);
 		}
 	}
 	in->name = xstrdup(name);
@@ -674,12 +734,14 @@ blueprint_parse(struct blueprint_doc *bp, const struct ynode *root)
 	char			*s;
 	size_t			 i;
 	int			 line, a;
+	bool			 reported;
 
 	doc_keys(d, root, "a blueprint", keys);
 	bp->description = doc_string(d, root, "description", NULL);
 	if ((s = doc_string(d, root, "provider", &line)) == NULL) {
-		if (ynode_get(root, "provider") == NULL)
-			doc_err(d, 1, "missing required key 'provider' (%s)",
+		if ((n = ynode_get(root, "provider")) == NULL || is_null(n))
+			doc_err(d, n != NULL ? n->line : 1,
+			    "missing required key 'provider' (%s)",
 			    provider_names());
 		d->usable = false;
 	} else if ((bp->provider = provider_find(s)) == NULL) {
@@ -772,6 +834,7 @@ blueprint_parse(struct blueprint_doc *bp, const struct ynode *root)
 		    "provider ansible needs 'ansible: { playbook: FILE }'");
 
 	sect = doc_map(d, root, "script");
+	reported = false;
 	if (sect != NULL) {
 		doc_keys(d, sect, "script settings", skeys);
 		n = ynode_get(sect, "command");
@@ -783,6 +846,8 @@ blueprint_parse(struct blueprint_doc *bp, const struct ynode *root)
 				    is_null(n->items[i])) {
 					doc_err(d, n->items[i]->line,
 					    "script.command must be a list of strings");
+					reported = true;
+					bp->ncommand = 0;
 					break;
 				}
 				bp->command[bp->ncommand++] =
@@ -791,19 +856,21 @@ blueprint_parse(struct blueprint_doc *bp, const struct ynode *root)
 		} else if ((s = doc_string(d, sect, "command", NULL)) != NULL) {
 			bp->command = xcalloc(1, sizeof *bp->command);
 			bp->command[bp->ncommand++] = s;
-		}
+		} else if (n != NULL && !is_null(n))
+			reported = true;	/* not a string: reported */
 		if (bp->ncommand > 0 && (bp->command[0][0] == '/' ||
 		    bp->command[0][0] == '\0')) {
 			doc_err(d, bp->command_line,
 			    "script.command '%s' must be a path relative to the blueprint folder",
 			    bp->command[0]);
 			bp->ncommand = 0;
+			reported = true;
 		}
 	}
 	if (bp->provider != NULL && bp->provider->kind == PROVIDER_SCRIPT &&
-	    bp->ncommand == 0 && (sect == NULL ||
-	    ynode_get(sect, "command") == NULL))
-		doc_err(d, sect != NULL ? sect->line : key_line(root, "provider"),
+	    bp->ncommand == 0 && !reported)
+		doc_err(d, sect == NULL ? key_line(root, "provider") :
+		    bp->command_line > 0 ? bp->command_line : sect->line,
 		    "provider script needs 'script: { command: PATH }'");
 }
 
@@ -814,8 +881,7 @@ environment_parse(struct environment_doc *env, const struct ynode *root)
 	    "policy", NULL };
 	static const char *const rkeys[] = { "terraform_binary", "env", NULL };
 	struct mdoc		*d = &env->hdr;
-	const struct ynode	*runner, *e;
-	size_t			 i;
+	const struct ynode	*runner;
 	int			 line;
 
 	doc_keys(d, root, "an environment", keys);
@@ -832,32 +898,9 @@ environment_parse(struct environment_doc *env, const struct ynode *root)
 			    "runner.terraform_binary must be a command name or an absolute path, got '%s'",
 			    env->terraform_binary);
 		}
-		if ((e = doc_map(d, runner, "env")) != NULL) {
-			doc_values(d, runner, "env", &env->env, NULL);
-			for (i = 0; i < env->env.n; i++) {
-				const struct mvalue *v = &env->env.v[i];
-				const char *p;
-
-				for (p = v->name; *p != '\0'; p++) {
-					if (!isalnum((unsigned char)*p) && *p != '_')
-						break;
-				}
-				if (*p != '\0' || isdigit((unsigned char)v->name[0]))
-					doc_err(d, v->line,
-					    "invalid environment variable name '%s'",
-					    v->name);
-				else if (strncmp(v->name, "CLOUDSPHERE_", 12) == 0)
-					doc_err(d, v->line,
-					    "environment variable '%s' is reserved for Cloudsphere",
-					    v->name);
-				if (!json_is_string(v->value))
-					doc_err(d, v->line,
-					    "runner.env '%s' must be a string (quote numbers and booleans)",
-					    v->name);
-			}
-		}
+		doc_values(d, runner, "env", &env->env, NULL, true);
 	}
-	doc_values(d, root, "inputs", &env->inputs, NULL);
+	doc_values(d, root, "inputs", &env->inputs, NULL, false);
 	doc_policy(d, root, &env->policy);
 }
 
@@ -872,7 +915,7 @@ template_parse(struct template_doc *t, const struct ynode *root)
 	t->description = doc_string(d, root, "description", NULL);
 	t->blueprint = doc_name(d, root, "blueprint", &t->blueprint_line,
 	    "blueprint");
-	doc_values(d, root, "inputs", &t->inputs, NULL);
+	doc_values(d, root, "inputs", &t->inputs, NULL, false);
 }
 
 static void
@@ -891,20 +934,22 @@ deployment_parse(struct deployment_doc *dep, const struct ynode *root)
 	dep->blueprint = doc_name(d, root, "blueprint", &dep->blueprint_line,
 	    "blueprint");
 	if (dep->blueprint == NULL) {
-		if (ynode_get(root, "blueprint") == NULL)
-			doc_err(d, 1, "missing required key 'blueprint'");
+		if ((n = ynode_get(root, "blueprint")) == NULL || is_null(n))
+			doc_err(d, n != NULL ? n->line : 1,
+			    "missing required key 'blueprint'");
 		d->usable = false;
 	}
 	dep->environment = doc_name(d, root, "environment",
 	    &dep->environment_line, "environment");
 	if (dep->environment == NULL) {
-		if (ynode_get(root, "environment") == NULL)
-			doc_err(d, 1, "missing required key 'environment'");
+		if ((n = ynode_get(root, "environment")) == NULL || is_null(n))
+			doc_err(d, n != NULL ? n->line : 1,
+			    "missing required key 'environment'");
 		d->usable = false;
 	}
 	dep->template = doc_name(d, root, "template", &dep->template_line,
 	    "template");
-	doc_values(d, root, "inputs", &dep->inputs, &dep->inputs_line);
+	doc_values(d, root, "inputs", &dep->inputs, &dep->inputs_line, false);
 	if ((n = doc_seq(d, root, "depends_on")) != NULL) {
 		if (n->n > MODEL_MAX_DEPENDS) {
 			doc_err(d, n->line, "more than %d entries in depends_on",

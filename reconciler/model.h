@@ -61,12 +61,25 @@ struct policy {
 	int	drift;		/* enum policy_drift or POLICY_UNSET */
 };
 
-/* A value set in a file, with the line that set it. */
-struct mvalue {
-	char	*name;
-	json_t	*value;
+/* Where a string holding an expression sits inside a nested value. */
+struct mvalue_line {
+	char	*text;
 	int	 line;
 };
+
+/*
+ * A value set in a file, with the line that set it and, for a list or a
+ * map, the lines of the strings in it that hold expressions.
+ */
+struct mvalue {
+	char			*name;
+	json_t			*value;
+	int			 line;
+	struct mvalue_line	*lines;
+	size_t			 nlines;
+};
+
+int	mvalue_line(const struct mvalue *, const char *text, int fallback);
 
 struct mvalues {
 	struct mvalue	*v;
@@ -132,6 +145,7 @@ struct template {
 #define RINPUT_SECRET		0x1	/* declared secret or uses a secret */
 #define RINPUT_OUTPUTS		0x2	/* uses an upstream output */
 #define RINPUT_COMMIT		0x4	/* uses git.commit */
+#define RINPUT_BROKEN		0x8	/* has an invalid expression (reported) */
 
 struct rinput {
 	const struct input_decl	*decl;	/* NULL for runner env entries */

@@ -307,6 +307,25 @@ tag_anchor(const yaml_char_t *a)
 	return ((const char *)a);
 }
 
+/*
+ * The tags of the YAML 1.2 core schema; the others of the tag:yaml.org
+ * namespace (binary, set, omap, timestamp...) and local ones are refused.
+ */
+static bool
+core_scalar_tag(const char *tag)
+{
+	static const char *tags[] = { "int", "float", "bool", "null" };
+	size_t	 i;
+
+	if (strncmp(tag, "tag:yaml.org,2002:", 18) != 0)
+		return (false);
+	for (i = 0; i < sizeof tags / sizeof tags[0]; i++) {
+		if (strcmp(tag + 18, tags[i]) == 0)
+			return (true);
+	}
+	return (false);
+}
+
 static int
 builder_scalar(struct builder *b, yaml_event_t *ev)
 {
@@ -325,7 +344,7 @@ builder_scalar(struct builder *b, yaml_event_t *ev)
 	if (tag != NULL) {
 		if (strcmp(tag, "tag:yaml.org,2002:str") == 0)
 			n->plain = false;
-		else if (strncmp(tag, "tag:yaml.org,2002:", 18) == 0)
+		else if (core_scalar_tag(tag))
 			n->plain = true;
 		else {
 			ynode_free(n);
@@ -401,8 +420,16 @@ ydoc_parse(struct ynode **out, const char *data, size_t len, char **cause,
 
 	while (!done && error == 0) {
 		if (!yaml_parser_parse(&b.parser, &ev)) {
-			error = builder_fail(&b,
-			    (int)b.parser.problem_mark.line + 1, "%s%s%s",
+			/*
+			 * An unclosed quote is found at the end of the file;
+			 * the line where it opened is the one to show.
+			 */
+			int where = (int)b.parser.problem_mark.line + 1;
+
+			if (b.parser.context != NULL && strcmp(b.parser.context,
+			    "while scanning a quoted scalar") == 0)
+				where = (int)b.parser.context_mark.line + 1;
+			error = builder_fail(&b, where, "%s%s%s",
 			    b.parser.problem != NULL ? b.parser.problem :
 			    "invalid YAML",
 			    b.parser.context != NULL ? " " : "",
@@ -438,8 +465,10 @@ ydoc_parse(struct ynode **out, const char *data, size_t len, char **cause,
 				    ev.data.sequence_start.tag :
 				    ev.data.mapping_start.tag;
 
-				if (t != NULL && strncmp((const char *)t,
-				    "tag:yaml.org,2002:", 18) != 0)
+				if (t != NULL && strcmp((const char *)t,
+				    ev.type == YAML_SEQUENCE_START_EVENT ?
+				    "tag:yaml.org,2002:seq" :
+				    "tag:yaml.org,2002:map") != 0)
 					error = builder_fail(&b,
 					    (int)ev.start_mark.line + 1,
 					    "unsupported tag '%s'", (const char *)t);
