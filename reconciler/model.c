@@ -27,6 +27,7 @@ struct cache_entry {
 
 struct scan_entry {
 	struct diags	 diags;		/* symlinks leaving the repository */
+	bool		 has_link;	/* any symlink in the folder */
 	unsigned	 gen;
 };
 
@@ -34,18 +35,52 @@ struct model_cache {
 	struct table	 docs;		/* kind + oid -> cache_entry */
 	struct table	 scans;		/* tree oid + dir -> scan_entry */
 	unsigned	 gen;
+	unsigned	 serial;	/* tells caches apart */
+	size_t		 added;		/* documents added by delta loads */
 	size_t		 parsed;
 	size_t		 reused;
 	size_t		 relinked;
 };
 
+/*
+ * What the models of commits whose blueprints/, environments/ and
+ * templates/ folders are the same share: those parts, with the documents
+ * they hold.
+ */
+struct model_parts {
+	unsigned		  nref;
+	struct blueprint	**blueprints;
+	size_t			  nblueprints;
+	struct environment	**environments;
+	size_t			  nenvironments;
+	struct template		**templates;
+	size_t			  ntemplates;
+	struct table		  bp_by_name;
+	struct table		  env_by_name;
+	struct table		  tmpl_by_name;
+	struct mdoc		**docs;
+	size_t			  ndocs;
+};
+
+/* Deployment name -> index + 1, shared while no file is added or removed. */
+struct model_names {
+	unsigned	 nref;
+	struct table	 by_name;
+};
+
+/* The top folders, by index. */
+enum { TOP_BLUEPRINTS, TOP_ENVIRONMENTS, TOP_TEMPLATES, TOP_DEPLOYMENTS,
+    TOP_COUNT };
+static const char *const top_dirs[TOP_COUNT] = { "blueprints",
+    "environments", "templates", "deployments" };
+
 struct model_priv {
-	struct table	 by_name;	/* deployments */
-	struct table	 bp_by_name;
-	struct table	 env_by_name;
-	struct table	 tmpl_by_name;
-	struct mdoc	**docs;		/* references held by this model */
-	size_t		 ndocs;
+	struct model_parts	*parts;
+	struct model_names	*names;
+	/* For the next load: can it start from this model? */
+	unsigned		 cache_serial;
+	bool			 delta_ok;
+	git_oid			 top[TOP_COUNT];	/* zero when absent */
 };
 
 struct loader {
@@ -55,13 +90,16 @@ struct loader {
 	struct model		*m;
 	struct model_priv	*p;
 	bool			 own_cache;
+	bool			 saw_link;	/* a symlink anywhere */
 };
 
 struct model_cache *
 model_cache_new(void)
 {
+	static unsigned		 serial;
 	struct model_cache	*c = xcalloc(1, sizeof *c);
 
+	c->serial = ++serial;
 	table_init(&c->docs);
 	table_init(&c->scans);
 	return (c);
@@ -129,10 +167,41 @@ model_cache_sweep(struct model_cache *c)
 	c->docs = keep;
 }
 
+/*
+ * After delta loads have added documents for a while, drop the cache
+ * entries that no model holds any more.
+ */
+static void
+model_cache_trim(struct model_cache *c)
+{
+	struct table	 keep;
+	size_t		 i = 0;
+	const char	*key;
+	void		*v;
+
+	if (c->added <= 64 + c->docs.count / 4)
+		return;
+	c->added = 0;
+	table_init(&keep);
+	while (table_next(&c->docs, &i, &key, &v)) {
+		struct cache_entry *e = v;
+
+		if (e->doc->refs > 1)
+			table_put(&keep, key, 1 + GIT_OID_RAWSZ, e);
+		else {
+			mdoc_unref(e->doc);
+			free(e);
+		}
+	}
+	table_release(&c->docs);
+	c->docs = keep;
+}
+
+/* Blueprints, environments and templates hold their documents here. */
 static void
 loader_hold(struct loader *ld, struct mdoc *d)
 {
-	struct model_priv	*p = ld->p;
+	struct model_parts	*p = ld->p->parts;
 
 	p->docs = xreallocarray(p->docs, p->ndocs + 1, sizeof *p->docs);
 	p->docs[p->ndocs++] = mdoc_ref(d);
@@ -166,7 +235,6 @@ loader_parse(struct loader *ld, enum mdoc_kind kind, const char *path,
 	if ((e = table_get(&ld->cache->docs, key, sizeof key)) != NULL) {
 		e->gen = ld->cache->gen;
 		ld->cache->reused++;
-		loader_hold(ld, e->doc);
 		return (e->doc);
 	}
 	error = ld->src->ops->read(ld->src, path, oid, MODEL_MAX_FILE, &data,
@@ -187,7 +255,6 @@ loader_parse(struct loader *ld, enum mdoc_kind kind, const char *path,
 	e->doc = d;
 	e->gen = ld->cache->gen;
 	table_put(&ld->cache->docs, key, sizeof key, e);
-	loader_hold(ld, d);
 	return (d);
 }
 
@@ -236,6 +303,8 @@ loader_entry(struct loader *ld, const char *listed_dir, const char *shown_dir,
 	char	*cause, *shown;
 
 	*path = xasprintf("%s/%s", listed_dir, e->name);
+	if (e->type == SOURCE_LINK)
+		ld->saw_link = true;
 	if (e->type != SOURCE_LINK) {
 		out->name = NULL;
 		out->type = e->type;
@@ -289,7 +358,7 @@ loader_name_error(struct loader *ld, const char *file, const char *what,
 /* Walk a blueprint folder for symlinks that leave the repository. */
 static void
 scan_tree(struct loader *ld, const char *path, int depth, size_t *count,
-    struct diags *out)
+    struct diags *out, bool *has_link)
 {
 	struct source_list	 l;
 	size_t			 i;
@@ -308,11 +377,12 @@ scan_tree(struct loader *ld, const char *path, int depth, size_t *count,
 			break;
 		}
 		if (l.v[i].type == SOURCE_TREE)
-			scan_tree(ld, sub, depth + 1, count, out);
+			scan_tree(ld, sub, depth + 1, count, out, has_link);
 		else if (l.v[i].type == SOURCE_LINK) {
 			char	*target, *joined;
 			size_t	 len;
 
+			*has_link = true;
 			if (ld->src->ops->read(ld->src, sub, &l.v[i].oid, 4096,
 			    &target, &len) == 0) {
 				joined = source_join(path, target);
@@ -347,13 +417,15 @@ loader_scan_blueprint(struct loader *ld, struct blueprint *bp,
 	}
 	if (s == NULL) {
 		diags_init(&d);
-		scan_tree(ld, path, 0, &count, &d);
 		s = xcalloc(1, sizeof *s);
+		scan_tree(ld, path, 0, &count, &d, &s->has_link);
 		s->diags = d;
 		if (cacheable)
 			table_puts(&ld->cache->scans, key, s);
 	}
 	s->gen = ld->cache->gen;
+	if (s->has_link)
+		ld->saw_link = true;
 	for (i = 0; i < s->diags.n; i++) {
 		diags_add(&ld->m->diags, s->diags.v[i].file, s->diags.v[i].line,
 		    "%s", s->diags.v[i].message);
@@ -480,6 +552,7 @@ loader_blueprints(struct loader *ld)
 		}
 		doc = (struct blueprint_doc *)loader_parse(ld, MDOC_BLUEPRINT,
 		    fpath, &f.oid);
+		loader_hold(ld, &doc->hdr);
 		source_entry_release(&f);
 		free(fpath);
 		loader_doc_diags(ld, &doc->hdr, file);
@@ -511,7 +584,7 @@ loader_blueprints(struct loader *ld)
 			    doc->command[0], doc->command_line, true);
 		free(path);
 		m->blueprints[m->nblueprints++] = bp;
-		table_puts(&ld->p->bp_by_name, bp->name, bp);
+		table_puts(&ld->p->parts->bp_by_name, bp->name, bp);
 	}
 	source_list_release(&l);
 	free(listed);
@@ -521,7 +594,7 @@ loader_blueprints(struct loader *ld)
 static void
 loader_files(struct loader *ld, const char *dir, enum mdoc_kind kind,
     size_t max, void (*add)(struct loader *, const char *, const char *,
-    struct mdoc *))
+    struct mdoc *, const git_oid *))
 {
 	struct source_list	 l;
 	char			*listed;
@@ -561,7 +634,7 @@ loader_files(struct loader *ld, const char *dir, enum mdoc_kind kind,
 		}
 		doc = loader_parse(ld, kind, path, &e.oid);
 		loader_doc_diags(ld, doc, file);
-		add(ld, name, file, doc);
+		add(ld, name, file, doc, &e.oid);
 		free(path);
 		free(name);
 		free(file);
@@ -572,11 +645,13 @@ loader_files(struct loader *ld, const char *dir, enum mdoc_kind kind,
 
 static void
 add_environment(struct loader *ld, const char *name, const char *file,
-    struct mdoc *doc)
+    struct mdoc *doc, const git_oid *oid)
 {
 	struct model		*m = ld->m;
 	struct environment	*env = xcalloc(1, sizeof *env);
 
+	(void)oid;
+	loader_hold(ld, doc);
 	env->name = xstrdup(name);
 	env->file = xstrdup(file);
 	env->doc = (struct environment_doc *)doc;
@@ -590,18 +665,20 @@ add_environment(struct loader *ld, const char *name, const char *file,
 	m->environments = xreallocarray(m->environments, m->nenvironments + 1,
 	    sizeof *m->environments);
 	m->environments[m->nenvironments++] = env;
-	table_puts(&ld->p->env_by_name, name, env);
+	table_puts(&ld->p->parts->env_by_name, name, env);
 }
 
 static void
 add_template(struct loader *ld, const char *name, const char *file,
-    struct mdoc *doc)
+    struct mdoc *doc, const git_oid *oid)
 {
 	struct model		*m = ld->m;
 	struct template		*t = xcalloc(1, sizeof *t);
 	struct template_doc	*td = (struct template_doc *)doc;
 	size_t			 before = m->diags.n;
 
+	(void)oid;
+	loader_hold(ld, doc);
 	t->name = xstrdup(name);
 	t->file = xstrdup(file);
 	t->doc = td;
@@ -611,7 +688,7 @@ add_template(struct loader *ld, const char *name, const char *file,
 		t->valid = false;
 	}
 	if (td->blueprint != NULL) {
-		struct blueprint *bp = table_gets(&ld->p->bp_by_name,
+		struct blueprint *bp = table_gets(&ld->p->parts->bp_by_name,
 		    td->blueprint);
 
 		if (bp == NULL) {
@@ -627,19 +704,20 @@ add_template(struct loader *ld, const char *name, const char *file,
 	m->templates = xreallocarray(m->templates, m->ntemplates + 1,
 	    sizeof *m->templates);
 	m->templates[m->ntemplates++] = t;
-	table_puts(&ld->p->tmpl_by_name, name, t);
+	table_puts(&ld->p->parts->tmpl_by_name, name, t);
 }
 
-static void
-add_deployment(struct loader *ld, const char *name, const char *file,
-    struct mdoc *doc)
+static struct deployment *
+deployment_new(struct loader *ld, const char *name, const char *file,
+    struct mdoc *doc, const git_oid *oid)
 {
-	struct model		*m = ld->m;
 	struct deployment	*d = xcalloc(1, sizeof *d);
 
+	d->nref = 1;
 	d->name = xstrdup(name);
 	d->file = xstrdup(file);
-	d->doc = (struct deployment_doc *)doc;
+	d->doc = (struct deployment_doc *)mdoc_ref(doc);
+	d->oid = *oid;
 	d->valid = doc->usable && doc->ndiags == 0;
 	if (doc->ndiags > 0)
 		d->cause = xasprintf("%s:%d: %s", file, doc->diags[0].line,
@@ -650,12 +728,50 @@ add_deployment(struct loader *ld, const char *name, const char *file,
 			d->cause = xasprintf("%s:1: invalid deployment name", file);
 		d->valid = false;
 	}
+	return (d);
+}
+
+static void
+deployment_unref(struct deployment *d)
+{
+	if (d == NULL || --d->nref > 0)
+		return;
+	free(d->name);
+	free(d->file);
+	free(d->cause);
+	free(d->needs);
+	dlink_unref(d->link);
+	mdoc_unref((struct mdoc *)&d->doc->hdr);
+	free(d);
+}
+
+static void
+add_deployment(struct loader *ld, const char *name, const char *file,
+    struct mdoc *doc, const git_oid *oid)
+{
+	struct model		*m = ld->m;
+	struct deployment	*d = deployment_new(ld, name, file, doc, oid);
+
 	if ((m->ndeployments & (m->ndeployments - 1)) == 0)
 		m->deployments = xreallocarray(m->deployments,
 		    m->ndeployments == 0 ? 1 : m->ndeployments * 2,
 		    sizeof *m->deployments);
 	m->deployments[m->ndeployments++] = d;
-	table_puts(&ld->p->by_name, name, d);
+	table_puts(&ld->p->names->by_name, name,
+	    (void *)(uintptr_t)m->ndeployments);
+}
+
+/* A deployment of the model being loaded, by name. */
+static struct deployment *
+loader_find(struct loader *ld, const char *name, size_t *idx)
+{
+	uintptr_t	i = (uintptr_t)table_gets(&ld->p->names->by_name, name);
+
+	if (i == 0)
+		return (NULL);
+	if (idx != NULL)
+		*idx = i - 1;
+	return (ld->m->deployments[i - 1]);
 }
 
 static void
@@ -707,10 +823,10 @@ loader_link(struct loader *ld, struct deployment *d)
 	if (!dd->hdr.usable)
 		return;
 
-	d->blueprint = table_gets(&ld->p->bp_by_name, dd->blueprint);
-	d->environment = table_gets(&ld->p->env_by_name, dd->environment);
+	d->blueprint = table_gets(&ld->p->parts->bp_by_name, dd->blueprint);
+	d->environment = table_gets(&ld->p->parts->env_by_name, dd->environment);
 	if (dd->template != NULL)
-		d->template = table_gets(&ld->p->tmpl_by_name, dd->template);
+		d->template = table_gets(&ld->p->parts->tmpl_by_name, dd->template);
 	if (d->environment != NULL && d->environment->doc->hdr.usable)
 		policy_merge(&d->policy, &d->environment->doc->policy);
 	policy_merge(&d->policy, &dd->policy);
@@ -789,7 +905,7 @@ loader_link(struct loader *ld, struct deployment *d)
 }
 
 static void
-needs_add(struct deployment *d, struct deployment *up, int **lines, int line)
+needs_add(struct deployment *d, size_t up, int **lines, int line)
 {
 	size_t	i;
 
@@ -828,8 +944,9 @@ loader_edges(struct loader *ld, struct deployment *d, int **lines)
 	if (dd == NULL || !dd->hdr.usable)
 		return;
 	for (i = 0; i < dd->ndepends; i++) {
-		struct deployment *up = table_gets(&ld->p->by_name,
-		    dd->depends[i]);
+		size_t			 upi = 0;
+		struct deployment	*up = loader_find(ld, dd->depends[i],
+		    &upi);
 
 		if (up == d) {
 			diags_add(&ld->m->diags, d->file, dd->depends_line[i],
@@ -843,12 +960,13 @@ loader_edges(struct loader *ld, struct deployment *d, int **lines)
 			invalidate(d, "%s:%d: depends on deployment '%s' that does not exist",
 			    d->file, dd->depends_line[i], dd->depends[i]);
 		} else
-			needs_add(d, up, lines, dd->depends_line[i]);
+			needs_add(d, upi, lines, dd->depends_line[i]);
 	}
 	for (i = 0; i < d->nrefs; i++) {
 		const struct output_ref	*r = &d->refs[i];
-		struct deployment	*up = table_gets(&ld->p->by_name,
-		    r->deployment);
+		size_t			 upi = 0;
+		struct deployment	*up = loader_find(ld, r->deployment,
+		    &upi);
 
 		if (up == d) {
 			diags_add(&ld->m->diags, r->file, r->line,
@@ -884,7 +1002,7 @@ loader_edges(struct loader *ld, struct deployment *d, int **lines)
 				continue;
 			}
 		}
-		needs_add(d, up, lines, strcmp(r->file, d->file) == 0 ?
+		needs_add(d, upi, lines, strcmp(r->file, d->file) == 0 ?
 		    r->line : 1);
 	}
 }
@@ -903,50 +1021,52 @@ struct tarjan {
 	size_t	 next;
 };
 
+/*
+ * One cycle (a strongly connected component, or a deployment that needs
+ * itself): reported once, at its first member by name, as the path around
+ * it; every member is invalid.  memb maps a deployment's index to its
+ * place in members, or SIZE_MAX.
+ */
 static void
-loader_cycle(struct loader *ld, struct deployment **members, size_t n,
-    int **lines, struct table *pos)
+loader_cycle(struct loader *ld, const size_t *members, size_t n,
+    int **lines, size_t *memb)
 {
-	struct deployment	*first = members[0], *cur;
-	struct table		 in;
-	size_t			 i, j, *parent, *queue, head = 0, tail = 0;
-	size_t			 npath = 0, *path;
-	char			*s, *t;
-	int			 line = 1;
-	bool			 found = false;
+	struct deployment	**dv = ld->m->deployments, *first;
+	size_t			  i, j, fi = 0, *parent, *queue, head = 0;
+	size_t			  tail = 0, npath = 0, *path;
+	char			 *s, *t;
+	int			  line = 1;
+	bool			  found = false;
 
 	for (i = 1; i < n; i++) {
-		if (strcmp(members[i]->name, first->name) < 0)
-			first = members[i];
+		if (strcmp(dv[members[i]]->name, dv[members[fi]]->name) < 0)
+			fi = i;
 	}
-	table_init(&in);
+	first = dv[members[fi]];
 	for (i = 0; i < n; i++)
-		table_puts(&in, members[i]->name, (void *)(uintptr_t)(i + 1));
+		memb[members[i]] = i;
 	/* Breadth-first from first to a member that needs first. */
 	parent = xcalloc(n, sizeof *parent);
 	queue = xcalloc(n, sizeof *queue);
 	path = xcalloc(n + 1, sizeof *path);
 	for (i = 0; i < n; i++)
 		parent[i] = SIZE_MAX;
-	i = (size_t)(uintptr_t)table_gets(&in, first->name) - 1;
-	parent[i] = i;
-	queue[tail++] = i;
+	parent[fi] = fi;
+	queue[tail++] = fi;
 	while (head < tail && !found) {
-		cur = members[queue[head++]];
+		size_t			 at = queue[head++];
+		struct deployment	*cur = dv[members[at]];
+
 		for (j = 0; j < cur->nneeds; j++) {
-			size_t k = (size_t)(uintptr_t)table_gets(&in,
-			    cur->needs[j]->name);
+			size_t k = memb[cur->needs[j]];
 
-			if (k == 0)
+			if (k == SIZE_MAX)
 				continue;
-			k--;
-			if (cur->needs[j] == first) {
+			if (k == fi) {
 				/* Walk back from cur to first. */
-				size_t at = queue[head - 1];
-
 				for (;;) {
 					path[npath++] = at;
-					if (members[at] == first)
+					if (at == fi)
 						break;
 					at = parent[at];
 				}
@@ -954,7 +1074,7 @@ loader_cycle(struct loader *ld, struct deployment **members, size_t n,
 				break;
 			}
 			if (parent[k] == SIZE_MAX) {
-				parent[k] = queue[head - 1];
+				parent[k] = at;
 				queue[tail++] = k;
 			}
 		}
@@ -962,41 +1082,31 @@ loader_cycle(struct loader *ld, struct deployment **members, size_t n,
 	/* path holds cur ... first; print first -> ... -> cur -> first. */
 	s = xasprintf("dependency cycle: %s", first->name);
 	for (i = npath; i > 1; i--) {
-		t = xasprintf("%s -> %s", s, members[path[i - 2]]->name);
+		t = xasprintf("%s -> %s", s, dv[members[path[i - 2]]]->name);
 		free(s);
 		s = t;
 	}
 	t = xasprintf("%s -> %s", s, first->name);
 	free(s);
 	s = t;
-	if (npath > 1) {
-		struct deployment *second = members[path[npath - 2]];
-
-		for (j = 0; j < first->nneeds; j++) {
-			if (first->needs[j] == second) {
-				size_t fp = (size_t)(uintptr_t)table_gets(pos,
-				    first->name) - 1;
-
-				line = lines[fp][j];
-				break;
-			}
-		}
-	} else {
-		size_t fp = (size_t)(uintptr_t)table_gets(pos, first->name) - 1;
-
-		for (j = 0; j < first->nneeds; j++) {
-			if (first->needs[j] == first)
-				line = lines[fp][j];
+	/* The line of first's edge to the next member on the path. */
+	for (j = 0; j < first->nneeds; j++) {
+		if (first->needs[j] == members[npath > 1 ?
+		    path[npath - 2] : fi]) {
+			line = lines[members[fi]][j];
+			break;
 		}
 	}
 	diags_add(&ld->m->diags, first->file, line, "%s", s);
-	for (i = 0; i < n; i++)
-		invalidate(members[i], "%s", s);
+	for (i = 0; i < n; i++) {
+		invalidate(dv[members[i]], "%s", s);
+		dv[members[i]]->in_cycle = true;
+		memb[members[i]] = SIZE_MAX;
+	}
 	free(s);
 	free(parent);
 	free(queue);
 	free(path);
-	table_release(&in);
 }
 
 static void
@@ -1004,22 +1114,20 @@ loader_cycles(struct loader *ld, int **lines)
 {
 	struct model		 *m = ld->m;
 	struct tarjan		  t;
-	struct table		  pos;
 	size_t			  n = m->ndeployments, i, root;
-	size_t			 *edge, *callstack, csp;
+	size_t			 *edge, *callstack, *memb, csp;
 
 	if (n == 0)
 		return;
-	table_init(&pos);
-	for (i = 0; i < n; i++)
-		table_puts(&pos, m->deployments[i]->name,
-		    (void *)(uintptr_t)(i + 1));
 	t.index = xcalloc(n, sizeof *t.index);
 	t.low = xcalloc(n, sizeof *t.low);
 	t.on = xcalloc(n, sizeof *t.on);
 	t.stack = xcalloc(n, sizeof *t.stack);
 	edge = xcalloc(n, sizeof *edge);
 	callstack = xcalloc(n, sizeof *callstack);
+	memb = xreallocarray(NULL, n, sizeof *memb);
+	for (i = 0; i < n; i++)
+		memb[i] = SIZE_MAX;
 	t.sp = 0;
 	t.next = 1;
 	for (root = 0; root < n; root++) {
@@ -1035,8 +1143,7 @@ loader_cycles(struct loader *ld, int **lines)
 			struct deployment	*d = m->deployments[v];
 
 			if (edge[v] < d->nneeds) {
-				size_t w = (size_t)(uintptr_t)table_gets(&pos,
-				    d->needs[edge[v]++]->name) - 1;
+				size_t w = d->needs[edge[v]++];
 
 				if (t.index[w] == 0) {
 					t.index[w] = t.low[w] = t.next++;
@@ -1048,21 +1155,20 @@ loader_cycles(struct loader *ld, int **lines)
 				continue;
 			}
 			if (t.low[v] == t.index[v]) {
-				struct deployment	**members;
-				size_t			  k = 0, w;
-				bool			  self = false;
+				size_t	*members, k = 0, w;
+				bool	 self = false;
 
 				for (w = 0; w < d->nneeds; w++)
-					if (d->needs[w] == d)
+					if (d->needs[w] == v)
 						self = true;
 				members = xcalloc(t.sp, sizeof *members);
 				do {
 					w = t.stack[--t.sp];
 					t.on[w] = false;
-					members[k++] = m->deployments[w];
+					members[k++] = w;
 				} while (w != v);
 				if (k > 1 || self)
-					loader_cycle(ld, members, k, lines, &pos);
+					loader_cycle(ld, members, k, lines, memb);
 				free(members);
 			}
 			csp--;
@@ -1080,7 +1186,369 @@ loader_cycles(struct loader *ld, int **lines)
 	free(t.stack);
 	free(edge);
 	free(callstack);
-	table_release(&pos);
+	free(memb);
+}
+
+/* Did the diagnostics added since before name another file than d's? */
+static void
+loader_note_diags(struct loader *ld, struct deployment *d, size_t before)
+{
+	size_t	i;
+
+	for (i = before; i < ld->m->diags.n; i++) {
+		if (strcmp(ld->m->diags.v[i].file, d->file) != 0)
+			d->diags_elsewhere = true;
+	}
+}
+
+static struct model_parts *
+parts_new(void)
+{
+	struct model_parts	*p = xcalloc(1, sizeof *p);
+
+	p->nref = 1;
+	table_init(&p->bp_by_name);
+	table_init(&p->env_by_name);
+	table_init(&p->tmpl_by_name);
+	return (p);
+}
+
+static void
+parts_unref(struct model_parts *p)
+{
+	size_t	i;
+
+	if (p == NULL || --p->nref > 0)
+		return;
+	for (i = 0; i < p->nblueprints; i++) {
+		free(p->blueprints[i]->name);
+		free(p->blueprints[i]->dir);
+		free(p->blueprints[i]->file);
+		free(p->blueprints[i]);
+	}
+	for (i = 0; i < p->nenvironments; i++) {
+		free(p->environments[i]->name);
+		free(p->environments[i]->file);
+		free(p->environments[i]);
+	}
+	for (i = 0; i < p->ntemplates; i++) {
+		free(p->templates[i]->name);
+		free(p->templates[i]->file);
+		free(p->templates[i]);
+	}
+	free(p->blueprints);
+	free(p->environments);
+	free(p->templates);
+	for (i = 0; i < p->ndocs; i++)
+		mdoc_unref(p->docs[i]);
+	free(p->docs);
+	table_release(&p->bp_by_name);
+	table_release(&p->env_by_name);
+	table_release(&p->tmpl_by_name);
+	free(p);
+}
+
+static void
+names_unref(struct model_names *n)
+{
+	if (n == NULL || --n->nref > 0)
+		return;
+	table_release(&n->by_name);
+	free(n);
+}
+
+/* A new, empty model for ld. */
+static struct model *
+loader_start(struct loader *ld)
+{
+	struct model	*m = xcalloc(1, sizeof *m);
+
+	ld->p = xcalloc(1, sizeof *ld->p);
+	ld->p->cache_serial = ld->cache->serial;
+	m->priv = ld->p;
+	diags_init(&m->diags);
+	m->commit = ld->src->commit != NULL ? xstrdup(ld->src->commit) : NULL;
+	ld->m = m;
+	return (m);
+}
+
+/*
+ * Record the top folders' tree ids, and whether the next load may start
+ * from this model: a Git source, the same cache, no symlink anywhere.
+ */
+static void
+loader_finish(struct loader *ld)
+{
+	struct source_entry	 e;
+	size_t			 i;
+
+	ld->p->delta_ok = ld->src->commit != NULL &&
+	    ld->src->ops->walk != NULL && !ld->saw_link;
+	for (i = 0; i < TOP_COUNT; i++) {
+		memset(&ld->p->top[i], 0, sizeof ld->p->top[i]);
+		if (ld->src->ops->lookup(ld->src, top_dirs[i], &e) != 0)
+			continue;
+		if (e.type == SOURCE_TREE)
+			ld->p->top[i] = e.oid;
+		else
+			ld->p->delta_ok = false;
+		source_entry_release(&e);
+	}
+}
+
+/* The whole repository. */
+static void
+loader_full(struct loader *ld)
+{
+	struct model	*m = ld->m;
+	int		**lines;
+	size_t		  i, before;
+
+	ld->p->parts = parts_new();
+	ld->p->names = xcalloc(1, sizeof *ld->p->names);
+	ld->p->names->nref = 1;
+	table_init(&ld->p->names->by_name);
+
+	loader_blueprints(ld);
+	loader_files(ld, "environments", MDOC_ENVIRONMENT,
+	    MODEL_MAX_ENVIRONMENTS, add_environment);
+	loader_files(ld, "templates", MDOC_TEMPLATE, MODEL_MAX_TEMPLATES,
+	    add_template);
+	loader_files(ld, "deployments", MDOC_DEPLOYMENT,
+	    MODEL_MAX_DEPLOYMENTS, add_deployment);
+
+	for (i = 0; i < m->ndeployments; i++) {
+		before = m->diags.n;
+		loader_link(ld, m->deployments[i]);
+		loader_note_diags(ld, m->deployments[i], before);
+	}
+	lines = xcalloc(m->ndeployments + 1, sizeof *lines);
+	for (i = 0; i < m->ndeployments; i++) {
+		before = m->diags.n;
+		loader_edges(ld, m->deployments[i], &lines[i]);
+		loader_note_diags(ld, m->deployments[i], before);
+	}
+	loader_cycles(ld, lines);
+	for (i = 0; i < m->ndeployments; i++)
+		free(lines[i]);
+	free(lines);
+
+	/* The parts are the model's until a later load shares them. */
+	ld->p->parts->blueprints = m->blueprints;
+	ld->p->parts->nblueprints = m->nblueprints;
+	ld->p->parts->environments = m->environments;
+	ld->p->parts->nenvironments = m->nenvironments;
+	ld->p->parts->templates = m->templates;
+	ld->p->parts->ntemplates = m->ntemplates;
+	loader_finish(ld);
+	diags_sort(&m->diags);
+	model_cache_sweep(ld->cache);
+}
+
+/*
+ * Delta loading.  When blueprints/, environments/ and templates/ are the
+ * same as in the previous model and deployments/ only has files whose
+ * contents changed (none added, removed, renamed or turned into
+ * something else), the new model shares everything with the previous one
+ * but those deployments, and costs one walk of the deployments/ tree plus
+ * the work on the changed files.  Anything else takes the full path, which
+ * gives the same result.
+ */
+#define DELTA_MAX_CHANGES	64
+
+struct delta_walk {
+	const struct model	*prev;
+	size_t			 next;		/* in prev->deployments */
+	size_t			 idx[DELTA_MAX_CHANGES];
+	git_oid			 oid[DELTA_MAX_CHANGES];
+	size_t			 n;
+};
+
+static int
+delta_entry(void *arg, const char *name, enum source_type type,
+    const git_oid *oid)
+{
+	struct delta_walk	*w = arg;
+	const struct deployment	*d;
+	size_t			 len = strlen(name);
+
+	if (type == SOURCE_TREE || type == SOURCE_OTHER)
+		return (0);		/* not read by the loader either */
+	if (len <= 5 || strcmp(name + len - 5, ".yaml") != 0 || name[0] == '.')
+		return (0);
+	if (type == SOURCE_LINK || w->next == w->prev->ndeployments)
+		return (1);
+	d = w->prev->deployments[w->next];
+	if (strncmp(d->file, "deployments/", 12) != 0 ||
+	    strcmp(d->file + 12, name) != 0)
+		return (1);		/* added or removed */
+	if (!git_oid_equal(&d->oid, oid)) {
+		if (w->n == DELTA_MAX_CHANGES)
+			return (1);
+		w->idx[w->n] = w->next;
+		w->oid[w->n++] = *oid;
+	}
+	w->next++;
+	return (0);
+}
+
+static bool
+needs_equal(const struct deployment *a, const struct deployment *b)
+{
+	size_t	i, j;
+
+	if (a->nneeds != b->nneeds)
+		return (false);
+	for (i = 0; i < a->nneeds; i++) {
+		for (j = 0; j < b->nneeds; j++) {
+			if (a->needs[i] == b->needs[j])
+				break;
+		}
+		if (j == b->nneeds)
+			return (false);
+	}
+	return (true);
+}
+
+static bool
+loader_delta(struct loader *ld)
+{
+	const struct model	*prev = ld->prev;
+	struct model_priv	*pp;
+	struct model		*m = ld->m;
+	struct source_entry	 e;
+	struct delta_walk	 w;
+	struct deployment	*fresh[DELTA_MAX_CHANGES];
+	struct diags		 own;
+	git_oid			 top[TOP_COUNT];
+	size_t			 i, j, k, nfresh = 0;
+	int			*lines;
+	bool			 ok = true;
+
+	if (prev == NULL || ld->src->commit == NULL ||
+	    ld->src->ops->walk == NULL)
+		return (false);
+	pp = prev->priv;
+	if (!pp->delta_ok || pp->cache_serial != ld->cache->serial ||
+	    prev->ndeployments >= MODEL_MAX_DEPLOYMENTS)
+		return (false);
+	for (i = 0; i < TOP_COUNT; i++) {
+		memset(&top[i], 0, sizeof top[i]);
+		if (ld->src->ops->lookup(ld->src, top_dirs[i], &e) != 0)
+			continue;
+		if (e.type == SOURCE_TREE)
+			top[i] = e.oid;
+		source_entry_release(&e);
+		if (e.type != SOURCE_TREE)
+			return (false);
+		if (i != TOP_DEPLOYMENTS && !git_oid_equal(&top[i], &pp->top[i]))
+			return (false);
+	}
+
+	memset(&w, 0, sizeof w);
+	w.prev = prev;
+	if (!git_oid_equal(&top[TOP_DEPLOYMENTS], &pp->top[TOP_DEPLOYMENTS])) {
+		if (git_oid_is_zero(&top[TOP_DEPLOYMENTS]) ||
+		    ld->src->ops->walk(ld->src, "deployments", delta_entry,
+		    &w) != 0 || w.next != prev->ndeployments)
+			return (false);
+	}
+
+	/*
+	 * Build the changed deployments against the shared parts and names;
+	 * their diagnostics go to the new model's list, which is empty.
+	 */
+	ld->p->parts = pp->parts;
+	ld->p->names = pp->names;
+	m->blueprints = pp->parts->blueprints;
+	m->nblueprints = pp->parts->nblueprints;
+	m->environments = pp->parts->environments;
+	m->nenvironments = pp->parts->nenvironments;
+	m->templates = pp->parts->templates;
+	m->ntemplates = pp->parts->ntemplates;
+	m->deployments = prev->deployments;	/* for lookups, until copied */
+	m->ndeployments = prev->ndeployments;
+	for (i = 0; i < w.n && ok; i++) {
+		struct deployment	*old = prev->deployments[w.idx[i]];
+		struct deployment	*d;
+		struct mdoc		*doc;
+		char			*name;
+
+		doc = loader_parse(ld, MDOC_DEPLOYMENT, old->file, &w.oid[i]);
+		loader_doc_diags(ld, doc, old->file);
+		name = xstrdup(old->name);
+		d = deployment_new(ld, name, old->file, doc, &w.oid[i]);
+		free(name);
+		fresh[nfresh++] = d;
+		loader_link(ld, d);
+		lines = NULL;
+		loader_edges(ld, d, &lines);
+		free(lines);
+		ok = !old->in_cycle && !old->diags_elsewhere &&
+		    old->blueprint == d->blueprint && needs_equal(old, d);
+	}
+	for (i = 0; i < m->diags.n && ok; i++) {
+		for (j = 0; j < nfresh; j++) {
+			if (strcmp(m->diags.v[i].file, fresh[j]->file) == 0)
+				break;
+		}
+		if (j == nfresh)
+			ok = false;	/* an error in another file */
+	}
+	if (!ok) {
+		for (i = 0; i < nfresh; i++)
+			deployment_unref(fresh[i]);
+		diags_release(&m->diags);
+		diags_init(&m->diags);
+		m->deployments = NULL;
+		m->ndeployments = 0;
+		m->blueprints = NULL;
+		m->environments = NULL;
+		m->templates = NULL;
+		m->nblueprints = m->nenvironments = m->ntemplates = 0;
+		ld->p->parts = NULL;
+		ld->p->names = NULL;
+		return (false);
+	}
+
+	/* Commit: share the rest. */
+	pp->parts->nref++;
+	pp->names->nref++;
+	m->deployments = xreallocarray(NULL, prev->ndeployments + 1,
+	    sizeof *m->deployments);
+	for (i = 0; i < prev->ndeployments; i++) {
+		m->deployments[i] = prev->deployments[i];
+		m->deployments[i]->nref++;
+	}
+	for (i = 0; i < nfresh; i++) {
+		deployment_unref(m->deployments[w.idx[i]]);
+		m->deployments[w.idx[i]] = fresh[i];
+	}
+	own = m->diags;
+	diags_init(&m->diags);
+	for (i = 0; i < prev->diags.n; i++) {
+		const struct diag *g = &prev->diags.v[i];
+
+		for (k = 0; k < nfresh; k++) {
+			if (strcmp(g->file, fresh[k]->file) == 0)
+				break;
+		}
+		if (k == nfresh)
+			diags_add(&m->diags, g->file, g->line, "%s", g->message);
+	}
+	for (i = 0; i < own.n; i++)
+		diags_add(&m->diags, own.v[i].file, own.v[i].line, "%s",
+		    own.v[i].message);
+	diags_release(&own);
+	diags_sort(&m->diags);
+
+	ld->p->delta_ok = true;
+	memcpy(ld->p->top, top, sizeof ld->p->top);
+	ld->cache->reused = pp->parts->ndocs + m->ndeployments -
+	    ld->cache->parsed;
+	ld->cache->added += ld->cache->parsed;
+	model_cache_trim(ld->cache);
+	return (true);
 }
 
 int
@@ -1088,9 +1556,6 @@ model_load(struct model **out, struct source *src, struct model_cache *cache,
     const struct model *prev, char **cause)
 {
 	struct loader	 ld;
-	struct model	*m;
-	int		**lines;
-	size_t		  i;
 
 	*out = NULL;
 	*cause = NULL;
@@ -1105,40 +1570,14 @@ model_load(struct model **out, struct source *src, struct model_cache *cache,
 	cache->gen++;
 	cache->parsed = cache->reused = cache->relinked = 0;
 
-	m = xcalloc(1, sizeof *m);
-	ld.p = xcalloc(1, sizeof *ld.p);
-	table_init(&ld.p->by_name);
-	table_init(&ld.p->bp_by_name);
-	table_init(&ld.p->env_by_name);
-	table_init(&ld.p->tmpl_by_name);
-	m->priv = ld.p;
-	diags_init(&m->diags);
-	m->commit = src->commit != NULL ? xstrdup(src->commit) : NULL;
-	ld.m = m;
-
-	loader_blueprints(&ld);
-	loader_files(&ld, "environments", MDOC_ENVIRONMENT,
-	    MODEL_MAX_ENVIRONMENTS, add_environment);
-	loader_files(&ld, "templates", MDOC_TEMPLATE, MODEL_MAX_TEMPLATES,
-	    add_template);
-	loader_files(&ld, "deployments", MDOC_DEPLOYMENT,
-	    MODEL_MAX_DEPLOYMENTS, add_deployment);
-
-	for (i = 0; i < m->ndeployments; i++)
-		loader_link(&ld, m->deployments[i]);
-	lines = xcalloc(m->ndeployments + 1, sizeof *lines);
-	for (i = 0; i < m->ndeployments; i++)
-		loader_edges(&ld, m->deployments[i], &lines[i]);
-	loader_cycles(&ld, lines);
-	for (i = 0; i < m->ndeployments; i++)
-		free(lines[i]);
-	free(lines);
-
-	diags_sort(&m->diags);
-	model_cache_sweep(cache);
+	loader_start(&ld);
+	if (!loader_delta(&ld)) {
+		cache->parsed = cache->reused = cache->relinked = 0;
+		loader_full(&ld);
+	}
 	if (ld.own_cache)
 		model_cache_free(cache);
-	*out = m;
+	*out = ld.m;
 	return (0);
 }
 
@@ -1151,43 +1590,11 @@ model_free(struct model *m)
 	if (m == NULL)
 		return;
 	p = m->priv;
-	for (i = 0; i < m->nblueprints; i++) {
-		free(m->blueprints[i]->name);
-		free(m->blueprints[i]->dir);
-		free(m->blueprints[i]->file);
-		free(m->blueprints[i]);
-	}
-	for (i = 0; i < m->nenvironments; i++) {
-		free(m->environments[i]->name);
-		free(m->environments[i]->file);
-		free(m->environments[i]);
-	}
-	for (i = 0; i < m->ntemplates; i++) {
-		free(m->templates[i]->name);
-		free(m->templates[i]->file);
-		free(m->templates[i]);
-	}
-	for (i = 0; i < m->ndeployments; i++) {
-		struct deployment *d = m->deployments[i];
-
-		free(d->name);
-		free(d->file);
-		free(d->cause);
-		free(d->needs);
-		dlink_unref(d->link);
-		free(d);
-	}
-	free(m->blueprints);
-	free(m->environments);
-	free(m->templates);
+	for (i = 0; i < m->ndeployments; i++)
+		deployment_unref(m->deployments[i]);
 	free(m->deployments);
-	for (i = 0; i < p->ndocs; i++)
-		mdoc_unref(p->docs[i]);
-	free(p->docs);
-	table_release(&p->by_name);
-	table_release(&p->bp_by_name);
-	table_release(&p->env_by_name);
-	table_release(&p->tmpl_by_name);
+	parts_unref(p->parts);
+	names_unref(p->names);
 	free(p);
 	diags_release(&m->diags);
 	free(m->commit);
@@ -1197,13 +1604,18 @@ model_free(struct model *m)
 struct deployment *
 model_deployment(const struct model *m, const char *name)
 {
-	return (table_gets(&((struct model_priv *)m->priv)->by_name, name));
+	struct model_priv	*p = m->priv;
+	uintptr_t		 i = (uintptr_t)table_gets(&p->names->by_name,
+	    name);
+
+	return (i == 0 ? NULL : m->deployments[i - 1]);
 }
 
 struct blueprint *
 model_blueprint(const struct model *m, const char *name)
 {
-	return (table_gets(&((struct model_priv *)m->priv)->bp_by_name, name));
+	return (table_gets(&((struct model_priv *)m->priv)->parts->bp_by_name,
+	    name));
 }
 
 size_t

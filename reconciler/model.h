@@ -188,9 +188,21 @@ struct deployment {
 	const struct output_ref	*refs;
 	size_t			 nrefs;
 
-	/* Upstream deployments: depends_on and output references. */
-	struct deployment	**needs;
+	/*
+	 * Upstream deployments, from depends_on and output references: their
+	 * indices in the model's deployments array.
+	 */
+	size_t			*needs;
 	size_t			 nneeds;
+
+	/*
+	 * Private to the loader.  A deployment whose file did not change is
+	 * shared by the models of successive commits.
+	 */
+	unsigned		 nref;
+	git_oid			 oid;		/* of its file */
+	bool			 in_cycle;
+	bool			 diags_elsewhere; /* errors in other files */
 };
 
 struct model {

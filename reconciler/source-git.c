@@ -93,6 +93,30 @@ source_git_list(struct source *s, const char *path, struct source_list *out)
 }
 
 static int
+source_git_walk(struct source *s, const char *path,
+    int (*fn)(void *, const char *, enum source_type, const git_oid *),
+    void *arg)
+{
+	struct source_git	*g = (struct source_git *)s;
+	git_tree		*t;
+	size_t			 i, n;
+	int			 error;
+
+	if ((error = source_git_tree(g, path, &t)) != 0)
+		return (error);
+	n = git_tree_entrycount(t);
+	for (i = 0; i < n && error == 0; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(t, i);
+
+		error = fn(arg, git_tree_entry_name(e),
+		    source_git_type(git_tree_entry_filemode(e)),
+		    git_tree_entry_id(e));
+	}
+	git_tree_free(t);
+	return (error);
+}
+
+static int
 source_git_lookup(struct source *s, const char *path, struct source_entry *out)
 {
 	struct source_git	*g = (struct source_git *)s;
@@ -173,6 +197,7 @@ static const struct source_ops source_git_ops = {
 	.kind = "git",
 	.list = source_git_list,
 	.lookup = source_git_lookup,
+	.walk = source_git_walk,
 	.read = source_git_read,
 	.tree_id = source_git_tree_id,
 	.free = source_git_free,

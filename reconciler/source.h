@@ -51,6 +51,14 @@ struct source_ops {
 	int		(*read)(struct source *, const char *path,
 			    const git_oid *, size_t max, char **data,
 			    size_t *len);
+	/*
+	 * Call fn for each entry of a folder, in list order, without copying
+	 * them; a non-zero return from fn stops the walk and is returned.
+	 * NULL where it would cost as much as list (a directory).
+	 */
+	int		(*walk)(struct source *, const char *path,
+			    int (*fn)(void *, const char *name,
+			    enum source_type, const git_oid *), void *arg);
 	/* Git tree id of a folder. */
 	int		(*tree_id)(struct source *, const char *path,
 			    git_oid *out);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model.h"
 #include "testutil.h"
@@ -166,7 +167,7 @@ test_precedence_and_resolution(void **state)
 	assert_int_equal(d->policy.drift_check, 0);
 	/* Dependencies implied by output references. */
 	assert_int_equal(d->nneeds, 1);
-	assert_string_equal(d->needs[0]->name, "net");
+	assert_string_equal(m->deployments[d->needs[0]]->name, "net");
 
 	assert_int_equal(model_resolve(&in, &env, d, &r, RESOLVE_REAL, &cause),
 	    0);
@@ -428,6 +429,165 @@ test_incremental(void **state)
 	free(dir);
 }
 
+/*
+ * Two models of one commit are the same: diagnostics, deployments in
+ * order, validity, causes, dependencies and fingerprints.
+ */
+static void
+compare_models(const struct model *x, const struct model *y)
+{
+	struct resolver	 r = { .commit = NULL };
+	size_t		 i, j;
+	char		 a[65], b[65];
+
+	assert_int_equal(x->diags.n, y->diags.n);
+	for (i = 0; i < x->diags.n; i++) {
+		assert_string_equal(x->diags.v[i].file, y->diags.v[i].file);
+		assert_int_equal(x->diags.v[i].line, y->diags.v[i].line);
+		assert_string_equal(x->diags.v[i].message,
+		    y->diags.v[i].message);
+	}
+	assert_int_equal(x->ndeployments, y->ndeployments);
+	for (i = 0; i < x->ndeployments; i++) {
+		const struct deployment *d = x->deployments[i];
+		const struct deployment *e = y->deployments[i];
+
+		assert_string_equal(d->name, e->name);
+		assert_int_equal(d->valid, e->valid);
+		if (d->cause != NULL || e->cause != NULL) {
+			assert_non_null(d->cause);
+			assert_non_null(e->cause);
+			assert_string_equal(d->cause, e->cause);
+		}
+		assert_int_equal(d->nneeds, e->nneeds);
+		for (j = 0; j < d->nneeds; j++)
+			assert_string_equal(x->deployments[d->needs[j]]->name,
+			    y->deployments[e->needs[j]]->name);
+		if (!d->valid)
+			continue;
+		fingerprint(a, x, d->name, &r);
+		fingerprint(b, y, d->name, &r);
+		assert_string_equal(a, b);
+	}
+}
+
+/*
+ * Loading a commit from the previous model (delta loading where it
+ * applies) gives exactly what a fresh load gives, through a series of
+ * changes that do and do not qualify for it.
+ */
+static void
+test_delta_equals_full(void **state)
+{
+	static const struct {
+		const char	*path;
+		const char	*text;	/* NULL: remove the file */
+		int		 shared; /* unchanged deployments shared? */
+	} steps[] = {
+		/* One input changed: shared. */
+		{ "deployments/w03.yaml", "blueprint: web\nenvironment: prod\n"
+		    "inputs: { replicas: 33, password: \"${{ secrets.p }}\" }\n",
+		    1 },
+		/* Broken YAML: only that deployment is invalid. */
+		{ "deployments/w04.yaml", "blueprint: web\nenvironment: [\n", 0 },
+		{ "deployments/w04.yaml", "blueprint: web\nenvironment: prod\n"
+		    "inputs: { replicas: 4, password: \"${{ secrets.p }}\" }\n",
+		    0 },
+		/* An error in the file itself: shared. */
+		{ "deployments/w05.yaml", "blueprint: web\nenvironment: prod\n"
+		    "inputs: { replicas: x, password: \"${{ secrets.p }}\" }\n",
+		    1 },
+		/* New dependencies: a cycle w06 -> w07 -> w06. */
+		{ "deployments/w06.yaml", "blueprint: web\nenvironment: prod\n"
+		    "depends_on: [w07]\n"
+		    "inputs: { replicas: 6, password: \"${{ secrets.p }}\" }\n",
+		    0 },
+		{ "deployments/w07.yaml", "blueprint: web\nenvironment: prod\n"
+		    "depends_on: [w06]\n"
+		    "inputs: { replicas: 7, password: \"${{ secrets.p }}\" }\n",
+		    0 },
+		/* A change inside the cycle. */
+		{ "deployments/w07.yaml", "blueprint: web\nenvironment: prod\n"
+		    "depends_on: [w06]\n"
+		    "inputs: { replicas: 77, password: \"${{ secrets.p }}\" }\n",
+		    0 },
+		/* Added, then removed. */
+		{ "deployments/new.yaml", "blueprint: net\nenvironment: prod\n",
+		    0 },
+		{ "deployments/w01.yaml", NULL, 0 },
+		/* A reference to an output that does not exist: shared. */
+		{ "deployments/w08.yaml", "blueprint: web\nenvironment: prod\n"
+		    "inputs: { replicas: 8, password: \"${{ secrets.p }}\",\n"
+		    "  subnet: \"${{ deployments.net.outputs.nope }}\" }\n", 0 },
+		{ "deployments/w09.yaml", "blueprint: web\nenvironment: prod\n"
+		    "inputs: { replicas: 9, password: \"${{ secrets.p }}\",\n"
+		    "  subnet: \"${{ deployments.net.outputs.subnet_id }}\" }\n",
+		    0 },
+		{ "deployments/w09.yaml", "blueprint: web\nenvironment: prod\n"
+		    "inputs: { replicas: 99, password: \"${{ secrets.p }}\",\n"
+		    "  subnet: \"${{ deployments.net.outputs.subnet_id }}\" }\n",
+		    1 },
+		/* Nothing the model reads: shared. */
+		{ "README.md", "hello\n", 1 },
+		{ "deployments/notes.txt", "not a deployment\n", 1 },
+		/* The blueprint changes: everything is loaded again. */
+		{ "blueprints/web/blueprint.yaml", "provider: script\n"
+		    "inputs: { replicas: number, password: { secret: true },\n"
+		    "  subnet: string }\n"
+		    "script: { command: ./deploy }\n", 0 },
+	};
+	struct model_cache	*cache = model_cache_new();
+	struct model		*prev, *next, *fresh;
+	size_t			 i, k;
+	char			*dir = tu_mkdtemp(), *name, *text, *path;
+
+	(void)state;
+	write_repo(dir);
+	for (i = 0; i < 10; i++) {
+		name = xasprintf("deployments/w%02zu.yaml", i);
+		text = xasprintf("blueprint: web\nenvironment: prod\n"
+		    "inputs: { replicas: %zu, password: \"${{ secrets.p }}\" }\n", i);
+		tu_write(dir, name, text, 0);
+		free(name);
+		free(text);
+	}
+	commit(dir);
+	prev = load_git(dir, NULL, cache, NULL);
+	for (i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		if (steps[i].text != NULL)
+			tu_write(dir, steps[i].path, steps[i].text, 0);
+		else {
+			path = xasprintf("%s/%s", dir, steps[i].path);
+			assert_int_equal(unlink(path), 0);
+			free(path);
+		}
+		commit(dir);
+		next = load_git(dir, NULL, cache, prev);
+		fresh = load_git(dir, NULL, NULL, NULL);
+		compare_models(next, fresh);
+		if (steps[i].shared) {
+			/* Every deployment but the changed one is shared. */
+			for (k = 0; k < next->ndeployments; k++) {
+				if (strcmp(next->deployments[k]->file,
+				    steps[i].path) == 0)
+					assert_ptr_not_equal(
+					    next->deployments[k],
+					    prev->deployments[k]);
+				else
+					assert_ptr_equal(next->deployments[k],
+					    prev->deployments[k]);
+			}
+		}
+		model_free(fresh);
+		model_free(prev);
+		prev = next;
+	}
+	model_free(prev);
+	model_cache_free(cache);
+	tu_rm_rf(dir);
+	free(dir);
+}
+
 static void
 test_invalid_never_hides_valid(void **state)
 {
@@ -489,6 +649,7 @@ main(void)
 		cmocka_unit_test(test_dir_equals_git),
 		cmocka_unit_test(test_example_dir_equals_git),
 		cmocka_unit_test(test_incremental),
+		cmocka_unit_test(test_delta_equals_full),
 		cmocka_unit_test(test_invalid_never_hides_valid),
 		cmocka_unit_test(test_durations_and_names),
 	};
