@@ -35,6 +35,8 @@ doc_err(struct mdoc *d, int line, const char *fmt, ...)
 	d->ndiags++;
 }
 
+static void	strv_free(char **, size_t);
+
 /*
  * Edit distance with adjacent transpositions (optimal string alignment),
  * for "did you mean": "regoin" is one step from "region".
@@ -847,6 +849,8 @@ blueprint_parse(struct blueprint_doc *bp, const struct ynode *root)
 					doc_err(d, n->items[i]->line,
 					    "script.command must be a list of strings");
 					reported = true;
+					strv_free(bp->command, bp->ncommand);
+					bp->command = NULL;
 					bp->ncommand = 0;
 					break;
 				}
@@ -863,6 +867,8 @@ blueprint_parse(struct blueprint_doc *bp, const struct ynode *root)
 			doc_err(d, bp->command_line,
 			    "script.command '%s' must be a path relative to the blueprint folder",
 			    bp->command[0]);
+			strv_free(bp->command, bp->ncommand);
+			bp->command = NULL;
 			bp->ncommand = 0;
 			reported = true;
 		}
