@@ -62,10 +62,14 @@ struct model_parts {
 	size_t			  ndocs;
 };
 
-/* Deployment name -> index + 1, shared while no file is added or removed. */
+/*
+ * Deployment name -> index + 1, and the file names in order, one after the
+ * other: shared while no file is added or removed.
+ */
 struct model_names {
 	unsigned	 nref;
 	struct table	 by_name;
+	char		*files;		/* "NAME.yaml\0NAME.yaml\0..." */
 };
 
 /* The top folders, by index. */
@@ -81,6 +85,7 @@ struct model_priv {
 	unsigned		 cache_serial;
 	bool			 delta_ok;
 	git_oid			 top[TOP_COUNT];	/* zero when absent */
+	git_oid			*oids;		/* of each deployment's file */
 };
 
 struct loader {
@@ -1254,6 +1259,7 @@ names_unref(struct model_names *n)
 	if (n == NULL || --n->nref > 0)
 		return;
 	table_release(&n->by_name);
+	free(n->files);
 	free(n);
 }
 
@@ -1296,6 +1302,34 @@ loader_finish(struct loader *ld)
 	}
 }
 
+/* The deployments' file names and object ids, in order. */
+static void
+loader_index(struct loader *ld)
+{
+	struct model	*m = ld->m;
+	size_t		 i, len, size = 1;
+	char		*at;
+
+	for (i = 0; i < m->ndeployments; i++)
+		size += strlen(m->deployments[i]->file) + 1;
+	at = ld->p->names->files = xmalloc(size);
+	ld->p->oids = xreallocarray(NULL, m->ndeployments + 1,
+	    sizeof *ld->p->oids);
+	for (i = 0; i < m->ndeployments; i++) {
+		const struct deployment *d = m->deployments[i];
+
+		if (strncmp(d->file, "deployments/", 12) != 0) {
+			ld->saw_link = true;	/* cannot happen: no delta */
+			continue;
+		}
+		len = strlen(d->file + 12) + 1;
+		memcpy(at, d->file + 12, len);
+		at += len;
+		ld->p->oids[i] = d->oid;
+	}
+	*at = '\0';
+}
+
 /* The whole repository. */
 static void
 loader_full(struct loader *ld)
@@ -1333,6 +1367,9 @@ loader_full(struct loader *ld)
 		free(lines[i]);
 	free(lines);
 
+	/* What the next load compares its deployments/ folder with. */
+	loader_index(ld);
+
 	/* The parts are the model's until a later load shares them. */
 	ld->p->parts->blueprints = m->blueprints;
 	ld->p->parts->nblueprints = m->nblueprints;
@@ -1357,7 +1394,9 @@ loader_full(struct loader *ld)
 #define DELTA_MAX_CHANGES	64
 
 struct delta_walk {
-	const struct model	*prev;
+	size_t			 n_prev;
+	const char		*file;		/* in the names' files */
+	const git_oid		*oids;
 	size_t			 next;		/* in prev->deployments */
 	size_t			 idx[DELTA_MAX_CHANGES];
 	git_oid			 oid[DELTA_MAX_CHANGES];
@@ -1369,20 +1408,19 @@ delta_entry(void *arg, const char *name, enum source_type type,
     const git_oid *oid)
 {
 	struct delta_walk	*w = arg;
-	const struct deployment	*d;
 	size_t			 len = strlen(name);
 
 	if (type == SOURCE_TREE || type == SOURCE_OTHER)
 		return (0);		/* not read by the loader either */
-	if (len <= 5 || strcmp(name + len - 5, ".yaml") != 0 || name[0] == '.')
+	if (len <= 5 || memcmp(name + len - 5, ".yaml", 5) != 0 ||
+	    name[0] == '.')
 		return (0);
-	if (type == SOURCE_LINK || w->next == w->prev->ndeployments)
+	if (type == SOURCE_LINK || w->next == w->n_prev)
 		return (1);
-	d = w->prev->deployments[w->next];
-	if (strncmp(d->file, "deployments/", 12) != 0 ||
-	    strcmp(d->file + 12, name) != 0)
+	if (memcmp(w->file, name, len + 1) != 0)
 		return (1);		/* added or removed */
-	if (!git_oid_equal(&d->oid, oid)) {
+	w->file += len + 1;
+	if (!git_oid_equal(&w->oids[w->next], oid)) {
 		if (w->n == DELTA_MAX_CHANGES)
 			return (1);
 		w->idx[w->n] = w->next;
@@ -1446,7 +1484,9 @@ loader_delta(struct loader *ld)
 	}
 
 	memset(&w, 0, sizeof w);
-	w.prev = prev;
+	w.n_prev = prev->ndeployments;
+	w.file = pp->names->files;
+	w.oids = pp->oids;
 	if (!git_oid_equal(&top[TOP_DEPLOYMENTS], &pp->top[TOP_DEPLOYMENTS])) {
 		if (git_oid_is_zero(&top[TOP_DEPLOYMENTS]) ||
 		    ld->src->ops->walk(ld->src, "deployments", delta_entry,
@@ -1516,6 +1556,11 @@ loader_delta(struct loader *ld)
 	pp->names->nref++;
 	m->deployments = xreallocarray(NULL, prev->ndeployments + 1,
 	    sizeof *m->deployments);
+	ld->p->oids = xreallocarray(NULL, prev->ndeployments + 1,
+	    sizeof *ld->p->oids);
+	memcpy(ld->p->oids, pp->oids, prev->ndeployments * sizeof *pp->oids);
+	for (i = 0; i < w.n; i++)
+		ld->p->oids[w.idx[i]] = w.oid[i];
 	for (i = 0; i < prev->ndeployments; i++) {
 		m->deployments[i] = prev->deployments[i];
 		m->deployments[i]->nref++;
@@ -1595,6 +1640,7 @@ model_free(struct model *m)
 	free(m->deployments);
 	parts_unref(p->parts);
 	names_unref(p->names);
+	free(p->oids);
 	free(p);
 	diags_release(&m->diags);
 	free(m->commit);
