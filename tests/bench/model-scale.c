@@ -12,6 +12,10 @@
  *	one change	commit 1 <-> commit 2 alternately, prev = the last model
  *			(median of several loads)
  *	no change	commit 2 again, prev = the model of commit 2 (median)
+ *	tree read	libgit2 alone reading and walking the deployments/
+ *			tree of commit 1 or 2 (median): the floor under a
+ *			one-change load, since Git rewrites a folder's whole
+ *			tree object when one file in it changes
  *
  * and the parent prints one table with the child's peak RSS (wait4).  The
  * cache statistics of each load show what was parsed and relinked.
@@ -621,6 +625,7 @@ struct result {
 	double	change_ms;		/* median */
 	double	change_min, change_max;
 	double	nochange_ms;		/* median */
+	double	tree_ms;		/* median: read deployments/ alone */
 	double	free_ms;		/* model_free of a whole model */
 	long	base_rss_kb;		/* at the start of the child */
 	long	rss_after_full_kb;
@@ -669,6 +674,41 @@ load(const char *hex, const struct model *prev, double *ms)
 	*ms = now_ms() - t0;
 	source_free(src);
 	return (m);
+}
+
+/*
+ * The floor under a one-change load: libgit2 reading the deployments/ tree
+ * of a commit and walking its entries, nothing else.
+ */
+static double
+tree_read(const char *hex)
+{
+	git_commit	*c;
+	git_tree	*root, *t;
+	git_tree_entry	*e;
+	git_oid		 oid;
+	size_t		 i, n;
+	unsigned	 sum = 0;
+	double		 t0;
+
+	if (git_oid_fromstr(&oid, hex) != 0)
+		die("bad commit id %s", hex);
+	t0 = now_ms();
+	if (git_commit_lookup(&c, g_repo, &oid) != 0 ||
+	    git_commit_tree(&root, c) != 0 ||
+	    git_tree_entry_bypath(&e, root, "deployments") != 0 ||
+	    git_tree_lookup(&t, g_repo, git_tree_entry_id(e)) != 0)
+		die("cannot read deployments/ of %s", hex);
+	n = git_tree_entrycount(t);
+	for (i = 0; i < n; i++)
+		sum += git_tree_entry_id(git_tree_entry_byindex(t, i))->id[0];
+	git_tree_free(t);
+	git_tree_entry_free(e);
+	git_tree_free(root);
+	git_commit_free(c);
+	if (sum == 1)		/* keep the loop */
+		fputc('\0', stderr);
+	return (now_ms() - t0);
 }
 
 /* Separate, never inlined, so that a profile can pick one of them. */
@@ -822,6 +862,9 @@ measure(const struct repo *r, size_t repeats, struct result *res)
 			res->change_max = change[k];
 	}
 	res->nochange_ms = median(nochange, repeats);
+	for (k = 0; k < repeats; k++)
+		nochange[k] = tree_read(k % 2 == 0 ? r->c1 : r->c2);
+	res->tree_ms = median(nochange, repeats);
 
 	model_free(cur);
 	model_cache_free(g_cache);
@@ -980,18 +1023,18 @@ main(int argc, char **argv)
 
 	printf("\nmodel load, Git source (one-change and no-change: median of %zu loads)\n\n",
 	    repeats);
-	printf("%11s  %10s  %10s  %6s  %10s  %8s  %9s\n", "deployments",
-	    "full-load", "one-change", "ratio", "no-change", "peak-RSS",
-	    "generate");
-	printf("%11s  %10s  %10s  %6s  %10s  %8s  %9s\n", "", "ms", "ms",
-	    "%", "ms", "MiB", "ms");
+	printf("%11s  %10s  %10s  %6s  %10s  %10s  %8s  %9s\n", "deployments",
+	    "full-load", "one-change", "ratio", "tree-read", "no-change",
+	    "peak-RSS", "generate");
+	printf("%11s  %10s  %10s  %6s  %10s  %10s  %8s  %9s\n", "", "ms", "ms",
+	    "%", "ms", "ms", "MiB", "ms");
 	for (i = 0; i < nsizes; i++) {
 		const struct row *row = &rows[i];
 
-		printf("%11zu  %10.1f  %10.2f  %5.1f%%  %10.2f  %8.1f  %9.0f\n",
+		printf("%11zu  %10.1f  %10.2f  %5.1f%%  %10.2f  %10.2f  %8.1f  %9.0f\n",
 		    row->repo.n, row->res.full_ms, row->res.change_ms,
 		    100.0 * row->res.change_ms / row->res.full_ms,
-		    row->res.nochange_ms, (double)row->maxrss_kb / 1024.0,
+		    row->res.tree_ms, row->res.nochange_ms, (double)row->maxrss_kb / 1024.0,
 		    row->repo.gen_ms);
 	}
 
