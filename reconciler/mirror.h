@@ -1,0 +1,42 @@
+/*
+ * A mirror: the daemon's own bare repository for one config repository,
+ * under the state directory, that fetches one branch from its URL (a local
+ * path, file://, https://, http://, ssh:// or scp-like user@host:path).
+ *
+ * mirror_fetch blocks on the network: the daemon calls it from a worker
+ * thread, never from the event loop.  One struct mirror is used by one
+ * thread at a time; another thread opens the same folder for itself.
+ */
+#ifndef MIRROR_H
+#define MIRROR_H
+
+#include <stdbool.h>
+
+#include <git2.h>
+
+struct mirror_auth {
+	const char	*ssh_key;	/* private key file, or NULL */
+	const char	*token_file;	/* HTTPS token file, or NULL */
+};
+
+struct mirror;
+
+int	 mirror_open(struct mirror **out, const char *dir, const char *url,
+	    const char *branch, const struct mirror_auth *, char **cause);
+/*
+ * Fetch the branch; *tip receives its commit.  A deadline in seconds
+ * bounds the whole transfer (0: none).  -ENOENT when the remote has no
+ * such branch.
+ */
+int	 mirror_fetch(struct mirror *, int deadline, git_oid *tip,
+	    char **cause);
+/* The last fetched tip without fetching; -ENOENT before any fetch. */
+int	 mirror_tip(struct mirror *, git_oid *tip);
+git_repository *mirror_repository(struct mirror *);
+const char *mirror_path(const struct mirror *);
+void	 mirror_free(struct mirror *);
+
+/* A URL that names a folder on this machine: its path, else NULL. */
+char	*mirror_local_path(const char *url);
+
+#endif
