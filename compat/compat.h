@@ -5,7 +5,23 @@
 #ifndef COMPAT_H
 #define COMPAT_H
 
+#include <sys/queue.h>
+
 #include <stddef.h>
+
+/* glibc's sys/queue.h lacks the _SAFE loops of the BSDs. */
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
+#ifndef LIST_FOREACH_SAFE
+#define LIST_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = LIST_FIRST(head);					\
+	    (var) != NULL && ((tvar) = LIST_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
 
 #ifndef HAVE_STRLCPY
 size_t	strlcpy(char *, const char *, size_t);

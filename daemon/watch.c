@@ -1,0 +1,512 @@
+/*
+ * One config repository's triggers and its loader thread.
+ *
+ * The loop side owns the poll timer, the inotify watch and the pipe the
+ * worker wakes it through; the worker side owns the mirror, the model
+ * cache and every model it loaded (it frees the ones handed back).  They
+ * share only the few fields under the mutex.
+ */
+#include "config.h"
+
+#include <sys/inotify.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "log.h"
+#include "mirror.h"
+#include "source.h"
+#include "watch.h"
+#include "xmalloc.h"
+
+#define WATCH_FETCH_DEADLINE	300	/* seconds for one fetch */
+
+struct watch_result {
+	TAILQ_ENTRY(watch_result) entry;
+	struct model	*m;
+	char		*commit;
+	char		*trigger;
+	char		*error;
+};
+
+struct watch_retired {
+	TAILQ_ENTRY(watch_retired) entry;
+	struct model	*m;
+};
+
+struct watch {
+	/* Loop side. */
+	struct event_base	*base;
+	char			*name;
+	char			*url;
+	char			*branch;
+	char			*path;
+	char			*ssh_key;
+	char			*token_file;
+	char			*mirror_dir;
+	long			 poll_interval;
+	struct event		*poll_ev;
+	struct event		*wake_ev;
+	int			 wake[2];
+	int			 inotify_fd;
+	struct event		*inotify_ev;
+	char			*watched_gitdir;
+	watch_result_cb		 cb;
+	void			*arg;
+	char			*error;
+
+	/* Shared, under mu. */
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cond;
+	bool			 requested;
+	char			*req_trigger;
+	char			*last_commit;	/* to load first */
+	bool			 stop;
+	TAILQ_HEAD(, watch_result) results;
+	TAILQ_HEAD(, watch_retired) retired;
+
+	/* Worker side. */
+	pthread_t		 thread;
+	bool			 started;
+	struct mirror		*mirror;
+	struct model_cache	*cache;
+	struct model		*prev;
+	git_oid			 loaded;
+	bool			 have_loaded;
+};
+
+static void
+watch_post(struct watch *w, struct model *m, const char *commit,
+    const char *trigger, const char *error)
+{
+	struct watch_result	*res = xcalloc(1, sizeof *res);
+	char			 c = 0;
+
+	res->m = m;
+	res->commit = commit != NULL ? xstrdup(commit) : NULL;
+	res->trigger = xstrdup(trigger);
+	res->error = error != NULL ? xstrdup(error) : NULL;
+	pthread_mutex_lock(&w->mu);
+	TAILQ_INSERT_TAIL(&w->results, res, entry);
+	pthread_mutex_unlock(&w->mu);
+	while (write(w->wake[1], &c, 1) == -1 && errno == EINTR)
+		;
+}
+
+/* Worker: load the model of a commit, from the previous one. */
+static void
+watch_load(struct watch *w, const git_oid *commit, const char *trigger)
+{
+	struct source	*src;
+	struct model	*m;
+	char		*cause = NULL, hex[GIT_OID_HEXSZ + 1];
+
+	git_oid_tostr(hex, sizeof hex, commit);
+	if (source_git_new(&src, mirror_repository(w->mirror), commit,
+	    strcmp(w->path, ".") == 0 ? NULL : w->path, &cause) != 0) {
+		watch_post(w, NULL, hex, trigger, cause);
+		free(cause);
+		return;
+	}
+	if (model_load(&m, src, w->cache, w->prev, &cause) != 0) {
+		source_free(src);
+		watch_post(w, NULL, hex, trigger, cause);
+		free(cause);
+		return;
+	}
+	source_free(src);
+	w->prev = m;
+	w->loaded = *commit;
+	w->have_loaded = true;
+	watch_post(w, m, hex, trigger, NULL);
+}
+
+static void
+watch_free_retired(struct watch *w)
+{
+	struct watch_retired	*r;
+
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		r = TAILQ_FIRST(&w->retired);
+		if (r != NULL)
+			TAILQ_REMOVE(&w->retired, r, entry);
+		pthread_mutex_unlock(&w->mu);
+		if (r == NULL)
+			break;
+		if (r->m == w->prev)
+			w->prev = NULL;
+		model_free(r->m);
+		free(r);
+	}
+}
+
+static void *
+watch_main(void *arg)
+{
+	struct watch		*w = arg;
+	struct mirror_auth	 auth = { w->ssh_key, w->token_file };
+	git_oid			 tip;
+	char			*cause = NULL, *trigger, *last;
+
+	if (mirror_open(&w->mirror, w->mirror_dir, w->url, w->branch, &auth,
+	    &cause) != 0) {
+		watch_post(w, NULL, NULL, "startup", cause);
+		free(cause);
+		return (NULL);
+	}
+	w->cache = model_cache_new();
+
+	pthread_mutex_lock(&w->mu);
+	last = w->last_commit;
+	w->last_commit = NULL;
+	pthread_mutex_unlock(&w->mu);
+	if (last != NULL) {
+		if (git_oid_fromstr(&tip, last) == 0) {
+			git_commit *c;
+
+			if (git_commit_lookup(&c, mirror_repository(w->mirror),
+			    &tip) == 0) {
+				git_commit_free(c);
+				watch_load(w, &tip, "last");
+			}
+		}
+		free(last);
+	}
+
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		while (!w->stop && !w->requested && TAILQ_EMPTY(&w->retired))
+			pthread_cond_wait(&w->cond, &w->mu);
+		if (w->stop) {
+			pthread_mutex_unlock(&w->mu);
+			break;
+		}
+		trigger = NULL;
+		if (w->requested) {
+			w->requested = false;
+			trigger = w->req_trigger;
+			w->req_trigger = NULL;
+		}
+		pthread_mutex_unlock(&w->mu);
+		watch_free_retired(w);
+		if (trigger == NULL)
+			continue;
+
+		if (mirror_fetch(w->mirror, WATCH_FETCH_DEADLINE, &tip,
+		    &cause) != 0) {
+			watch_post(w, NULL, NULL, trigger, cause);
+			free(cause);
+			cause = NULL;
+		} else if (!w->have_loaded || !git_oid_equal(&tip, &w->loaded))
+			watch_load(w, &tip, trigger);
+		else
+			watch_post(w, NULL, NULL, trigger, NULL);
+		free(trigger);
+	}
+	watch_free_retired(w);
+	return (NULL);
+}
+
+/* Loop: results from the worker. */
+static void
+watch_wake(evutil_socket_t fd, short events, void *arg)
+{
+	struct watch		*w = arg;
+	struct watch_result	*res;
+	char			 buf[256];
+
+	(void)events;
+	while (read(fd, buf, sizeof buf) > 0)
+		;
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		res = TAILQ_FIRST(&w->results);
+		if (res != NULL)
+			TAILQ_REMOVE(&w->results, res, entry);
+		pthread_mutex_unlock(&w->mu);
+		if (res == NULL)
+			break;
+		free(w->error);
+		w->error = res->error != NULL ? xstrdup(res->error) : NULL;
+		w->cb(w, res->m, res->commit, res->trigger, res->error, w->arg);
+		free(res->commit);
+		free(res->trigger);
+		free(res->error);
+		free(res);
+	}
+}
+
+void
+watch_sync(struct watch *w, const char *trigger)
+{
+	pthread_mutex_lock(&w->mu);
+	if (!w->requested) {
+		w->requested = true;
+		free(w->req_trigger);
+		w->req_trigger = xstrdup(trigger);
+	}
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void
+watch_release_model(struct model *m, void *arg)
+{
+	struct watch		*w = arg;
+	struct watch_retired	*r = xcalloc(1, sizeof *r);
+
+	r->m = m;
+	pthread_mutex_lock(&w->mu);
+	TAILQ_INSERT_TAIL(&w->retired, r, entry);
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void
+watch_poll_arm(struct watch *w)
+{
+	struct timeval	tv;
+	long		ms = w->poll_interval * 1000;
+
+	if (w->poll_interval <= 0)
+		return;
+	/* Up to a tenth of jitter either way. */
+	ms += (long)arc4random_uniform((uint32_t)(ms / 5 + 1)) - ms / 10;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(w->poll_ev, &tv);
+}
+
+static void
+watch_poll(evutil_socket_t fd, short events, void *arg)
+{
+	struct watch	*w = arg;
+
+	(void)fd;
+	(void)events;
+	watch_sync(w, "poll");
+	watch_poll_arm(w);
+}
+
+/* inotify: a ref of the watched branch (or packed-refs) changed. */
+static void
+watch_inotify(evutil_socket_t fd, short events, void *arg)
+{
+	struct watch			*w = arg;
+	char				 buf[16 * (sizeof(struct inotify_event) +
+					    NAME_MAX + 1)];
+	const struct inotify_event	*ev;
+	ssize_t				 n;
+	char				*p;
+	bool				 hit = false;
+
+	(void)events;
+	while ((n = read(fd, buf, sizeof buf)) > 0) {
+		for (p = buf; p < buf + n;
+		    p += sizeof *ev + ev->len) {
+			ev = (const struct inotify_event *)p;
+			if (ev->len == 0)
+				continue;
+			if (strstr(ev->name, ".lock") != NULL)
+				continue;
+			hit = true;
+		}
+	}
+	if (hit)
+		watch_sync(w, "inotify");
+}
+
+/* The folders of a local repository where a push changes refs. */
+static void
+watch_inotify_setup(struct watch *w, const char *local)
+{
+	struct stat	 st;
+	char		*gitdir, *heads, *sub, *slash;
+
+	gitdir = xasprintf("%s/.git", local);
+	if (stat(gitdir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		free(gitdir);
+		gitdir = xstrdup(local);
+	}
+	heads = xasprintf("%s/refs/heads", gitdir);
+	sub = xstrdup(w->branch);
+	if ((slash = strrchr(sub, '/')) != NULL) {
+		*slash = '\0';
+		free(heads);
+		heads = xasprintf("%s/refs/heads/%s", gitdir, sub);
+	}
+	free(sub);
+	w->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (w->inotify_fd == -1) {
+		log_warn("%s: inotify", w->name);
+		goto out;
+	}
+	if (inotify_add_watch(w->inotify_fd, heads, IN_MOVED_TO |
+	    IN_CLOSE_WRITE | IN_CREATE | IN_DELETE) == -1)
+		log_warn("%s: cannot watch %s", w->name, heads);
+	/* packed-refs is replaced by rename in the git folder. */
+	if (inotify_add_watch(w->inotify_fd, gitdir, IN_MOVED_TO |
+	    IN_CLOSE_WRITE) == -1)
+		log_warn("%s: cannot watch %s", w->name, gitdir);
+	w->inotify_ev = event_new(w->base, w->inotify_fd, EV_READ | EV_PERSIST,
+	    watch_inotify, w);
+	event_add(w->inotify_ev, NULL);
+	w->watched_gitdir = xstrdup(gitdir);
+	log_debug("%s: watching %s with inotify", w->name, heads);
+out:
+	free(heads);
+	free(gitdir);
+}
+
+int
+watch_new(struct watch **out, struct event_base *base,
+    const struct config_repo *cr, const char *state_dir, watch_result_cb cb,
+    void *arg, char **cause)
+{
+	struct watch	*w;
+	char		*repos;
+
+	*out = NULL;
+	*cause = NULL;
+	w = xcalloc(1, sizeof *w);
+	w->base = base;
+	w->name = xstrdup(cr->name);
+	w->url = xstrdup(cr->url);
+	w->branch = xstrdup(cr->branch);
+	w->path = xstrdup(cr->path);
+	w->ssh_key = cr->ssh_key != NULL ? xstrdup(cr->ssh_key) : NULL;
+	w->token_file = cr->token_file != NULL ? xstrdup(cr->token_file) :
+	    NULL;
+	w->poll_interval = cr->poll_interval;
+	w->cb = cb;
+	w->arg = arg;
+	w->inotify_fd = -1;
+	w->wake[0] = w->wake[1] = -1;
+	repos = xasprintf("%s/repos", state_dir);
+	if (mkdir(repos, 0700) != 0 && errno != EEXIST) {
+		*cause = xasprintf("cannot create %s: %s", repos,
+		    strerror(errno));
+		free(repos);
+		watch_free(w);
+		return (-errno);
+	}
+	w->mirror_dir = xasprintf("%s/%s.git", repos, cr->name);
+	free(repos);
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	TAILQ_INIT(&w->results);
+	TAILQ_INIT(&w->retired);
+	if (pipe2(w->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+		*cause = xasprintf("pipe: %s", strerror(errno));
+		watch_free(w);
+		return (-errno);
+	}
+	w->wake_ev = event_new(base, w->wake[0], EV_READ | EV_PERSIST,
+	    watch_wake, w);
+	event_add(w->wake_ev, NULL);
+	w->poll_ev = evtimer_new(base, watch_poll, w);
+	*out = w;
+	return (0);
+}
+
+void
+watch_start(struct watch *w, const char *last_commit)
+{
+	char	*local;
+
+	pthread_mutex_lock(&w->mu);
+	w->last_commit = last_commit != NULL ? xstrdup(last_commit) : NULL;
+	pthread_mutex_unlock(&w->mu);
+	if (pthread_create(&w->thread, NULL, watch_main, w) != 0)
+		fatal("pthread_create");
+	w->started = true;
+	if ((local = mirror_local_path(w->url)) != NULL) {
+		watch_inotify_setup(w, local);
+		free(local);
+	}
+	watch_sync(w, "startup");
+	watch_poll_arm(w);
+}
+
+const char *
+watch_mirror_dir(const struct watch *w)
+{
+	return (w->mirror_dir);
+}
+
+const char *
+watch_name(const struct watch *w)
+{
+	return (w->name);
+}
+
+const char *
+watch_error(const struct watch *w)
+{
+	return (w->error);
+}
+
+void
+watch_free(struct watch *w)
+{
+	struct watch_result	*res;
+
+	if (w == NULL)
+		return;
+	if (w->started) {
+		pthread_mutex_lock(&w->mu);
+		w->stop = true;
+		pthread_cond_signal(&w->cond);
+		pthread_mutex_unlock(&w->mu);
+		pthread_join(w->thread, NULL);
+	}
+	while ((res = TAILQ_FIRST(&w->results)) != NULL) {
+		TAILQ_REMOVE(&w->results, res, entry);
+		if (res->m != NULL && res->m != w->prev)
+			model_free(res->m);
+		free(res->commit);
+		free(res->trigger);
+		free(res->error);
+		free(res);
+	}
+	model_free(w->prev);
+	model_cache_free(w->cache);
+	mirror_free(w->mirror);
+	if (w->poll_ev != NULL)
+		event_free(w->poll_ev);
+	if (w->wake_ev != NULL)
+		event_free(w->wake_ev);
+	if (w->inotify_ev != NULL)
+		event_free(w->inotify_ev);
+	if (w->inotify_fd != -1)
+		close(w->inotify_fd);
+	if (w->wake[0] != -1)
+		close(w->wake[0]);
+	if (w->wake[1] != -1)
+		close(w->wake[1]);
+	if (w->started || w->wake[0] != -1) {
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->cond);
+	}
+	free(w->name);
+	free(w->url);
+	free(w->branch);
+	free(w->path);
+	free(w->ssh_key);
+	free(w->token_file);
+	free(w->mirror_dir);
+	free(w->watched_gitdir);
+	free(w->req_trigger);
+	free(w->last_commit);
+	free(w->error);
+	free(w);
+}

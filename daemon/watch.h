@@ -1,0 +1,47 @@
+/*
+ * Watching one config repository: its triggers (a poll timer with jitter,
+ * inotify on a repository of this machine, explicit syncs from the API or
+ * a webhook) and the worker thread that fetches and loads the desired
+ * state, so that neither the network nor a big load stalls the event loop.
+ *
+ * Triggers coalesce: while a fetch is under way, any number of new
+ * triggers make exactly one more fetch after it, and the newest commit
+ * wins.  Models are loaded and freed in the worker thread only; the loop
+ * hands each one back with watch_release_model when done with it.
+ */
+#ifndef WATCH_H
+#define WATCH_H
+
+#include <stdbool.h>
+
+#include <event2/event.h>
+
+#include "conf.h"
+#include "model.h"
+
+struct watch;
+
+/*
+ * A new model (or an error) for the repository: called on the loop.  The
+ * model belongs to the callee until it gives it back.
+ */
+typedef void (*watch_result_cb)(struct watch *, struct model *,
+    const char *commit, const char *trigger, const char *error, void *arg);
+
+int	 watch_new(struct watch **out, struct event_base *,
+	    const struct config_repo *, const char *state_dir,
+	    watch_result_cb, void *arg, char **cause);
+/*
+ * Start: load the commit last reconciled (if known, posted with the trigger
+ * "last") so that removals can be seen, then fetch.
+ */
+void	 watch_start(struct watch *, const char *last_commit);
+void	 watch_sync(struct watch *, const char *trigger);
+void	 watch_release_model(struct model *, void *watch);
+const char *watch_mirror_dir(const struct watch *);
+const char *watch_name(const struct watch *);
+/* Last error of a fetch or load, or NULL. */
+const char *watch_error(const struct watch *);
+void	 watch_free(struct watch *);
+
+#endif

@@ -1,0 +1,411 @@
+/*
+ * Child processes on the event loop.  A child is done when it was reaped
+ * and its pipe reached end of file, whichever comes last; a grandchild
+ * that escaped the process group and keeps the pipe open cannot hold the
+ * run: one second after the reap, the pipe is closed anyway.
+ */
+#include "config.h"
+
+#include <sys/prctl.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proc.h"
+#include "xmalloc.h"
+
+#define PROC_READ_MAX	(64 * 1024)
+#define PROC_PIPE_SIZE	(1024 * 1024)
+#define PROC_DRAIN_MS	1000
+
+struct proc {
+	LIST_ENTRY(proc)	 entry;
+	pid_t			 pid;
+	int			 fd;		/* read end, or -1 at EOF */
+	struct event		*read_ev;
+	struct event		*timer_ev;	/* timeout, then grace */
+	struct event		*drain_ev;
+	proc_output_cb		 output;
+	proc_exit_cb		 exit;
+	void			*arg;
+	int			 timeout;
+	int			 grace;
+	bool			 reaped;
+	bool			 killing;	/* SIGTERM sent */
+	bool			 timed_out;
+	bool			 cancelled;
+	bool			 done;
+	int			 status;
+	char			*why;
+	char			*cause;
+	struct timespec		 start;
+};
+
+static LIST_HEAD(, proc)	 procs = LIST_HEAD_INITIALIZER(procs);
+static struct event_base	*proc_base;
+static struct event		*proc_sigchld;
+
+void
+proc_format_duration(long s, char *buf, size_t size)
+{
+	if (s >= 3600 && s % 3600 == 0)
+		snprintf(buf, size, "%ldh", s / 3600);
+	else if (s >= 3600 && s % 60 == 0)
+		snprintf(buf, size, "%ldh%ldm", s / 3600, (s % 3600) / 60);
+	else if (s >= 60 && s % 60 == 0)
+		snprintf(buf, size, "%ldm", s / 60);
+	else if (s >= 60)
+		snprintf(buf, size, "%ldm%lds", s / 60, s % 60);
+	else
+		snprintf(buf, size, "%lds", s);
+}
+
+static void
+proc_finish(struct proc *p)
+{
+	struct proc_result	 r;
+	struct timespec		 now;
+	char			 dur[32];
+
+	if (p->done || !p->reaped || p->fd != -1)
+		return;
+	p->done = true;
+	if (p->drain_ev != NULL)
+		evtimer_del(p->drain_ev);
+	if (p->timer_ev != NULL)
+		evtimer_del(p->timer_ev);
+	memset(&r, 0, sizeof r);
+	r.status = p->status;
+	r.exit_code = WIFEXITED(p->status) ? WEXITSTATUS(p->status) : -1;
+	r.signal = WIFSIGNALED(p->status) ? WTERMSIG(p->status) : 0;
+	r.timed_out = p->timed_out;
+	r.cancelled = p->cancelled;
+	if (p->timed_out) {
+		proc_format_duration(p->timeout, dur, sizeof dur);
+		p->cause = xasprintf("timed out after %s", dur);
+	} else if (p->cancelled)
+		p->cause = xasprintf("cancelled: %s", p->why != NULL ?
+		    p->why : "on request");
+	else if (WIFEXITED(p->status))
+		p->cause = xasprintf("exited %d", WEXITSTATUS(p->status));
+	else if (WIFSIGNALED(p->status))
+		p->cause = xasprintf("killed by signal %d (SIG%s)",
+		    WTERMSIG(p->status), sigabbrev_np(WTERMSIG(p->status)) ?
+		    sigabbrev_np(WTERMSIG(p->status)) : "?");
+	else
+		p->cause = xstrdup("ended");
+	r.cause = p->cause;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	r.wall_ms = (double)(now.tv_sec - p->start.tv_sec) * 1000.0 +
+	    (double)(now.tv_nsec - p->start.tv_nsec) / 1e6;
+	p->exit(&r, p->arg);	/* may free p */
+}
+
+static void
+proc_close_pipe(struct proc *p)
+{
+	if (p->read_ev != NULL) {
+		event_free(p->read_ev);
+		p->read_ev = NULL;
+	}
+	if (p->fd != -1) {
+		close(p->fd);
+		p->fd = -1;
+	}
+}
+
+static void
+proc_read(evutil_socket_t fd, short events, void *arg)
+{
+	struct proc	*p = arg;
+	char		 buf[PROC_READ_MAX];
+	ssize_t		 n;
+	int		 rounds = 0;
+
+	(void)events;
+	/* A few reads per wakeup, so one chatty child cannot starve others. */
+	while (rounds++ < 16) {
+		n = read(fd, buf, sizeof buf);
+		if (n > 0) {
+			p->output(buf, (size_t)n, p->arg);
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		proc_close_pipe(p);
+		proc_finish(p);
+		return;
+	}
+}
+
+static void
+proc_drain_timeout(evutil_socket_t fd, short events, void *arg)
+{
+	struct proc	*p = arg;
+
+	(void)fd;
+	(void)events;
+	proc_close_pipe(p);
+	proc_finish(p);
+}
+
+/* The whole group: the child, and what it started and did not detach. */
+static void
+proc_kill_group(struct proc *p, int sig)
+{
+	kill(-p->pid, sig);
+}
+
+static void
+proc_timer(evutil_socket_t fd, short events, void *arg)
+{
+	struct proc	*p = arg;
+	struct timeval	 tv = { p->grace, 0 };
+
+	(void)fd;
+	(void)events;
+	if (!p->killing) {
+		if (!p->cancelled)
+			p->timed_out = true;
+		p->killing = true;
+		proc_kill_group(p, SIGTERM);
+		evtimer_add(p->timer_ev, &tv);
+		return;
+	}
+	proc_kill_group(p, SIGKILL);
+}
+
+static void
+proc_reap(evutil_socket_t sig, short events, void *arg)
+{
+	struct proc	*p;
+	struct timeval	 tv = { PROC_DRAIN_MS / 1000,
+	    (PROC_DRAIN_MS % 1000) * 1000 };
+	pid_t		 pid;
+	int		 status;
+
+	(void)sig;
+	(void)events;
+	(void)arg;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		LIST_FOREACH(p, &procs, entry) {
+			if (p->pid == pid && !p->reaped)
+				break;
+		}
+		if (p == NULL)
+			continue;	/* an orphaned grandchild */
+		p->reaped = true;
+		p->status = status;
+		/* Whatever is left of the group goes with it. */
+		kill(-p->pid, SIGKILL);
+		if (p->fd != -1)
+			evtimer_add(p->drain_ev, &tv);
+		proc_finish(p);
+	}
+}
+
+int
+proc_init(struct event_base *base)
+{
+	proc_base = base;
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	proc_sigchld = evsignal_new(base, SIGCHLD, proc_reap, NULL);
+	if (proc_sigchld == NULL || evsignal_add(proc_sigchld, NULL) != 0)
+		return (-EIO);
+	return (0);
+}
+
+void
+proc_shutdown(void)
+{
+	struct proc	*p;
+
+	while ((p = LIST_FIRST(&procs)) != NULL)
+		proc_free(p);
+	if (proc_sigchld != NULL) {
+		event_free(proc_sigchld);
+		proc_sigchld = NULL;
+	}
+	proc_base = NULL;
+}
+
+/* In the child: never returns. */
+static void
+proc_child(const struct proc_spec *spec, int out, const sigset_t *oldmask)
+{
+	struct sigaction	 sa;
+	int			 fd, sig;
+
+	setsid();
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);
+	sigprocmask(SIG_SETMASK, oldmask, NULL);
+	if ((fd = open("/dev/null", O_RDONLY)) == -1 || dup2(fd, 0) == -1 ||
+	    dup2(out, 1) == -1 || dup2(out, 2) == -1)
+		_exit(126);
+	closefrom(3);
+	if (spec->cwd != NULL && chdir(spec->cwd) != 0) {
+		dprintf(2, "cannot enter %s: %s\n", spec->cwd,
+		    strerror(errno));
+		_exit(126);
+	}
+	execve(spec->argv[0], (char *const *)spec->argv,
+	    (char *const *)spec->envp);
+	dprintf(2, "cannot run %s: %s\n", spec->argv[0], strerror(errno));
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+int
+proc_spawn(struct proc **out, const struct proc_spec *spec,
+    proc_output_cb output, proc_exit_cb exitcb, void *arg, char **cause)
+{
+	struct proc	*p;
+	sigset_t	 all, old;
+	struct timeval	 tv;
+	int		 fds[2];
+	pid_t		 pid;
+
+	*out = NULL;
+	*cause = NULL;
+	if (proc_base == NULL) {
+		*cause = xstrdup("proc_init was not called");
+		return (-EINVAL);
+	}
+	if (spec->argv == NULL || spec->argv[0] == NULL ||
+	    spec->argv[0][0] != '/') {
+		*cause = xasprintf("not an absolute program path: %s",
+		    spec->argv != NULL && spec->argv[0] != NULL ?
+		    spec->argv[0] : "(none)");
+		return (-EINVAL);
+	}
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		*cause = xasprintf("pipe: %s", strerror(errno));
+		return (-errno);
+	}
+	fcntl(fds[0], F_SETPIPE_SZ, PROC_PIPE_SIZE);
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		proc_child(spec, fds[1], &old);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(fds[1]);
+	if (pid == -1) {
+		*cause = xasprintf("fork: %s", strerror(errno));
+		close(fds[0]);
+		return (-errno);
+	}
+	/* The group exists from the start, even before the child's setsid. */
+	setpgid(pid, pid);
+
+	p = xcalloc(1, sizeof *p);
+	p->pid = pid;
+	p->fd = fds[0];
+	p->output = output;
+	p->exit = exitcb;
+	p->arg = arg;
+	p->timeout = spec->timeout;
+	p->grace = spec->grace > 0 ? spec->grace : 5;
+	clock_gettime(CLOCK_MONOTONIC, &p->start);
+	fcntl(p->fd, F_SETFL, fcntl(p->fd, F_GETFL) | O_NONBLOCK);
+	p->read_ev = event_new(proc_base, p->fd, EV_READ | EV_PERSIST,
+	    proc_read, p);
+	event_add(p->read_ev, NULL);
+	p->timer_ev = evtimer_new(proc_base, proc_timer, p);
+	p->drain_ev = evtimer_new(proc_base, proc_drain_timeout, p);
+	if (p->timeout > 0) {
+		tv.tv_sec = p->timeout;
+		tv.tv_usec = 0;
+		evtimer_add(p->timer_ev, &tv);
+	}
+	LIST_INSERT_HEAD(&procs, p, entry);
+	*out = p;
+	return (0);
+}
+
+void
+proc_cancel(struct proc *p, const char *why)
+{
+	struct timeval	tv = { 0, 0 };
+
+	if (p == NULL || p->done || p->cancelled)
+		return;
+	p->cancelled = true;
+	free(p->why);
+	p->why = why != NULL ? xstrdup(why) : NULL;
+	if (!p->killing) {
+		evtimer_del(p->timer_ev);
+		evtimer_add(p->timer_ev, &tv);
+	}
+}
+
+pid_t
+proc_pid(const struct proc *p)
+{
+	return (p->pid);
+}
+
+void
+proc_free(struct proc *p)
+{
+	if (p == NULL)
+		return;
+	LIST_REMOVE(p, entry);
+	if (!p->reaped) {
+		kill(-p->pid, SIGKILL);
+		/* Reaped by the next SIGCHLD pass as an unknown pid. */
+	}
+	proc_close_pipe(p);
+	if (p->timer_ev != NULL)
+		event_free(p->timer_ev);
+	if (p->drain_ev != NULL)
+		event_free(p->drain_ev);
+	free(p->why);
+	free(p->cause);
+	free(p);
+}
+
+int
+proc_find_program(const char *name, const char *path, char **out)
+{
+	char		*copy, *dir, *save = NULL, *cand;
+	struct stat	 st;
+
+	*out = NULL;
+	if (strchr(name, '/') != NULL) {
+		if (name[0] != '/')
+			return (-EINVAL);
+		*out = xstrdup(name);
+		return (0);
+	}
+	copy = xstrdup(path != NULL ? path : "/usr/bin:/bin");
+	for (dir = strtok_r(copy, ":", &save); dir != NULL;
+	    dir = strtok_r(NULL, ":", &save)) {
+		if (dir[0] != '/')
+			continue;
+		cand = xasprintf("%s/%s", dir, name);
+		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(cand, X_OK) == 0) {
+			*out = cand;
+			free(copy);
+			return (0);
+		}
+		free(cand);
+	}
+	free(copy);
+	return (-ENOENT);
+}

@@ -1,0 +1,554 @@
+/*
+ * One run, from the queue to its end: a fresh copy of the blueprint, the
+ * resolved inputs, the provider's process, its output redacted, capped and
+ * stored as it arrives, then the result, the outputs and the deployment's
+ * new phase.
+ */
+#include "config.h"
+
+#include <sys/queue.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "engine-int.h"
+#include "workspace.h"
+#include "xmalloc.h"
+
+#define ERUN_FLUSH_BYTES	(256 * 1024)
+#define ERUN_FLUSH_MS		100
+#define ERUN_TAIL_BYTES		(256 * 1024)
+
+static void	erun_finish(struct erun *, const char *state, int exit_code,
+		    const char *cause, const char *outputs);
+
+static const char *
+action_phase(enum provider_action action)
+{
+	switch (action) {
+	case PROVIDER_APPLY:
+		return ("applying");
+	case PROVIDER_DESTROY:
+		return ("destroying");
+	default:
+		return (NULL);
+	}
+}
+
+int64_t
+erun_queue(struct engine_repo *r, struct emodel *em,
+    const struct deployment *d, const struct store_deployment *row,
+    enum provider_action action, const char *trigger,
+    const char *fingerprint, const char *reason, bool operator)
+{
+	struct engine	*e = r->e;
+	struct erun	*run;
+	int64_t		 id;
+	const char	*phase;
+
+	if (store_run_insert(e->store, row->id, provider_action_name(action),
+	    trigger, em->commit, fingerprint, &id) != 0)
+		return (0);
+	if ((phase = action_phase(action)) != NULL)
+		engine_phase(e, row->id, row->name, phase, id, reason, NULL);
+	run = xcalloc(1, sizeof *run);
+	run->e = e;
+	run->repo = r;
+	run->em = emodel_ref(em);
+	run->d = d;
+	run->id = id;
+	run->dep_id = row->id;
+	run->name = xstrdup(d->name);
+	run->action = action;
+	run->trigger = xstrdup(trigger);
+	run->fingerprint = xstrdup(fingerprint);
+	run->operator = operator;
+	run->state = ERUN_QUEUED;
+	buf_init(&run->pending, ERUN_FLUSH_BYTES * 4);
+	TAILQ_INSERT_TAIL(&e->runs, run, entry);
+	return (id);
+}
+
+void
+erun_free(struct erun *run)
+{
+	size_t	i;
+
+	if (run == NULL)
+		return;
+	TAILQ_REMOVE(&run->e->runs, run, entry);
+	if (run->proc != NULL)
+		proc_free(run->proc);
+	if (run->flush_ev != NULL)
+		event_free(run->flush_ev);
+	if (run->prepared)
+		script_spec_release(&run->ps);
+	logcap_release(&run->cap);
+	redact_free(run->redact);
+	buf_release(&run->pending);
+	json_decref(run->inputs);
+	for (i = 0; i < run->nenv; i++)
+		free(run->env[i]);
+	free(run->env);
+	for (i = 0; i < run->nsecrets; i++) {
+		explicit_bzero(run->secrets[i], strlen(run->secrets[i]));
+		free(run->secrets[i]);
+	}
+	free(run->secrets);
+	if (run->rundir != NULL) {
+		workspace_remove(run->rundir);
+		free(run->rundir);
+	}
+	free(run->workdir);
+	free(run->statedir);
+	free(run->name);
+	free(run->trigger);
+	free(run->fingerprint);
+	free(run->cancel_why);
+	engine_emodel_unref(run->em);
+	free(run);
+}
+
+/* A run that never started: recorded with its state, then dropped. */
+void
+erun_abandon(struct erun *run, const char *state, const char *cause)
+{
+	struct engine	*e = run->e;
+
+	store_run_finish(e->store, run->id, state, -1, cause, NULL);
+	if (strcmp(state, "interrupted") == 0)
+		engine_phase(e, run->dep_id, run->name, "failed", run->id,
+		    "interrupted", cause);
+	erun_free(run);
+}
+
+/* Store what the provider wrote so far. */
+static void
+erun_flush(struct erun *run)
+{
+	if (run->pending.len == 0)
+		return;
+	store_log_append(run->e->store, run->id, run->pending.data,
+	    run->pending.len);
+	buf_reset(&run->pending);
+	if (run->e->log_cb != NULL)
+		run->e->log_cb(run->id, run->e->log_arg);
+}
+
+static void
+erun_flush_timer(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	erun_flush(arg);
+}
+
+static void
+erun_store_bytes(const char *data, size_t len, void *arg)
+{
+	struct erun	*run = arg;
+	struct timeval	 tv = { 0, ERUN_FLUSH_MS * 1000 };
+
+	if (run->pending.len + len > ERUN_FLUSH_BYTES)
+		erun_flush(run);
+	if (len > ERUN_FLUSH_BYTES) {
+		store_log_append(run->e->store, run->id, data, len);
+		return;
+	}
+	buf_add(&run->pending, data, len);
+	if (!evtimer_pending(run->flush_ev, NULL))
+		evtimer_add(run->flush_ev, &tv);
+}
+
+static void
+erun_capped(const char *data, size_t len, void *arg)
+{
+	struct erun	*run = arg;
+
+	logcap_add(&run->cap, data, len, erun_store_bytes, run);
+}
+
+static void
+erun_output(const char *data, size_t len, void *arg)
+{
+	struct erun	*run = arg;
+
+	redact_add(run->redact, data, len, erun_capped, run);
+}
+
+/* Write a line of our own into the run's log. */
+static void
+erun_note(struct erun *run, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+erun_note(struct erun *run, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s, *line;
+
+	va_start(ap, fmt);
+	s = xvasprintf(fmt, ap);
+	va_end(ap);
+	line = xasprintf("[cloudsphere] %s\n", s);
+	erun_output(line, strlen(line), run);
+	free(line);
+	free(s);
+}
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+	char	*p = xstrdup(path), *s;
+	int	 error = 0;
+
+	for (s = p + 1; *s != '\0'; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+			error = -errno;
+			break;
+		}
+		*s = '/';
+	}
+	if (error == 0 && mkdir(p, mode) != 0 && errno != EEXIST)
+		error = -errno;
+	free(p);
+	return (error);
+}
+
+struct run_resolve {
+	struct erun		*run;
+};
+
+static int
+run_secret(void *arg, const char *name, char **value)
+{
+	struct erun	*run = arg;
+	int		 error;
+
+	if ((error = engine_secret(run->e, name, value)) != 0)
+		return (error);
+	run->secrets = xreallocarray(run->secrets, run->nsecrets + 1,
+	    sizeof *run->secrets);
+	run->secrets[run->nsecrets++] = xstrdup(*value);
+	return (0);
+}
+
+static json_t *
+run_output(void *arg, const char *dep, const char *output)
+{
+	struct erun		*run = arg;
+	struct store_deployment	 row;
+	json_t			*all, *v = NULL;
+
+	if (store_deployment_get(run->e->store, run->repo->store_id, dep,
+	    &row) != 0)
+		return (NULL);
+	if (row.outputs != NULL && row.applied_fingerprint != NULL &&
+	    (all = json_loads(row.outputs, 0, NULL)) != NULL) {
+		if ((v = json_object_get(all, output)) != NULL)
+			json_incref(v);
+		json_decref(all);
+	}
+	store_deployment_release(&row);
+	return (v);
+}
+
+static void	erun_exited(const struct proc_result *, void *);
+
+/* Everything before the provider's process; a cause on failure. */
+static int
+erun_prepare(struct erun *run, char **cause)
+{
+	struct engine		*e = run->e;
+	struct engine_repo	*r = run->repo;
+	const struct deployment	*d = run->d;
+	const struct blueprint	*bp = d->blueprint;
+	struct resolver		 res = { .commit = run->em->commit,
+	    .arg = run, .secret = run_secret, .output = run_output,
+	    .key = e->key, .keylen = e->keylen };
+	json_t			*env = NULL, *v;
+	const char		*k;
+	char			*tmp;
+	int			 error;
+
+	if (bp->provider->kind != PROVIDER_SCRIPT) {
+		*cause = xasprintf("the %s provider is not available yet",
+		    bp->provider->name);
+		return (-ENOTSUP);
+	}
+	if (r->git == NULL &&
+	    git_repository_open_bare(&r->git, r->mirror_dir) != 0) {
+		*cause = xasprintf("cannot open %s", r->mirror_dir);
+		return (-EIO);
+	}
+	run->statedir = xasprintf("%s/deployments/%s/%s", e->state_dir,
+	    r->name, d->name);
+	run->rundir = xasprintf("%s/runs/%lld", e->state_dir,
+	    (long long)run->id);
+	run->workdir = xasprintf("%s/work", run->rundir);
+	if ((error = mkdir_p(run->statedir, 0700)) != 0 ||
+	    (error = mkdir_p(run->rundir, 0700)) != 0) {
+		*cause = xasprintf("cannot create %s: %s", run->rundir,
+		    strerror(-error));
+		return (error);
+	}
+	if ((error = workspace_checkout(run->workdir, r->git, &bp->tree,
+	    cause)) != 0)
+		return (error);
+
+	if ((error = model_resolve(&run->inputs, &env, d, &res, RESOLVE_REAL,
+	    cause)) != 0)
+		return (error);
+	if (env != NULL) {
+		run->env = xcalloc(json_object_size(env) + 1,
+		    sizeof *run->env);
+		json_object_foreach(env, k, v)
+			run->env[run->nenv++] = xasprintf("%s=%s", k,
+			    json_is_string(v) ? json_string_value(v) : "");
+		json_decref(env);
+	}
+	run->redact = redact_new(run->secrets, run->nsecrets);
+
+	tmp = xasprintf("%s/tmp", run->rundir);
+	mkdir(tmp, 0700);
+	free(tmp);
+	run->spec.action = provider_action_name(run->action);
+	run->spec.deployment = d->name;
+	run->spec.environment = d->environment->name;
+	run->spec.commit = run->em->commit;
+	run->spec.workdir = run->workdir;
+	run->spec.statedir = run->statedir;
+	run->spec.rundir = run->rundir;
+	run->spec.inputs = run->inputs;
+	run->spec.runner_env = (const char *const *)run->env;
+	run->spec.command = (const char *const *)bp->command;
+	run->spec.ncommand = bp->ncommand;
+	run->spec.timeout = (int)bp->timeout[run->action];
+	run->spec.grace = e->cfg.grace;
+	if ((error = script_prepare(&run->spec, &run->ps, cause)) != 0)
+		return (error);
+	run->prepared = true;
+	return (0);
+}
+
+static void
+erun_start(struct erun *run)
+{
+	struct engine	*e = run->e;
+	char		*cause = NULL;
+
+	run->state = ERUN_RUNNING;
+	e->running++;
+	store_run_start(e->store, run->id);
+	logcap_init(&run->cap, e->cfg.log_max_bytes > ERUN_TAIL_BYTES ?
+	    e->cfg.log_max_bytes - ERUN_TAIL_BYTES : e->cfg.log_max_bytes / 2,
+	    e->cfg.log_max_bytes > ERUN_TAIL_BYTES ? ERUN_TAIL_BYTES :
+	    e->cfg.log_max_bytes / 2);
+	run->flush_ev = evtimer_new(e->base, erun_flush_timer, run);
+	if (erun_prepare(run, &cause) != 0 ||
+	    proc_spawn(&run->proc, &run->ps, erun_output, erun_exited, run,
+	    &cause) != 0) {
+		if (run->redact == NULL)
+			run->redact = redact_new(run->secrets, run->nsecrets);
+		erun_note(run, "%s", cause);
+		erun_finish(run, "failed", -1, cause, NULL);
+		free(cause);
+		return;
+	}
+	erun_note(run, "%s of %s at %.12s (run %lld, %s)",
+	    provider_action_name(run->action), run->name, run->em->commit,
+	    (long long)run->id, run->trigger);
+}
+
+void
+erun_start_queued(struct engine *e)
+{
+	struct erun	*run, *next;
+
+	TAILQ_FOREACH_SAFE(run, &e->runs, entry, next) {
+		if (e->stopping ||
+		    e->running >= (size_t)e->cfg.max_parallel_runs)
+			break;
+		if (run->state == ERUN_QUEUED)
+			erun_start(run);
+	}
+}
+
+/* Outputs to store: a JSON object with secret values redacted. */
+static char *
+erun_outputs(struct erun *run, json_t **outputs, char **cause)
+{
+	char	*dump, *safe;
+
+	*outputs = NULL;
+	if (script_outputs(&run->spec, outputs, cause) != 0)
+		return (NULL);
+	dump = json_dumps(*outputs, JSON_COMPACT | JSON_SORT_KEYS);
+	if (dump == NULL)
+		return (NULL);
+	safe = redact_string(run->secrets, run->nsecrets, dump);
+	free(dump);
+	return (safe);
+}
+
+static void
+erun_exited(const struct proc_result *pr, void *arg)
+{
+	struct erun	*run = arg;
+	json_t		*outputs = NULL;
+	char		*stored = NULL, *cause = NULL;
+	const char	*state;
+	bool		 changes = false;
+
+	if (pr->cancelled)
+		state = run->interrupted ? "interrupted" : "cancelled";
+	else if (pr->timed_out)
+		state = "timed-out";
+	else if (run->action == PROVIDER_PLAN)
+		state = script_plan_result(pr, &changes, &cause) == 0 ?
+		    "succeeded" : "failed";
+	else
+		state = pr->exit_code == 0 ? "succeeded" : "failed";
+	if (strcmp(state, "succeeded") == 0 && run->action == PROVIDER_APPLY) {
+		stored = erun_outputs(run, &outputs, &cause);
+		if (stored == NULL)
+			state = "failed";
+	}
+	if (cause == NULL && run->interrupted)
+		cause = xstrdup("interrupted: the daemon stopped");
+	if (cause == NULL)
+		cause = xstrdup(run->action == PROVIDER_PLAN &&
+		    strcmp(state, "succeeded") == 0 ? (changes ? "changes" :
+		    "no changes") : pr->cause);
+	erun_note(run, "%s: %s", state, cause);
+	erun_finish(run, state, pr->exit_code, cause, stored);
+	json_decref(outputs);
+	free(stored);
+	free(cause);
+}
+
+static void
+erun_finish(struct erun *run, const char *state, int exit_code,
+    const char *cause, const char *outputs)
+{
+	struct engine		*e = run->e;
+	struct store_deployment	 row;
+	bool			 ok = strcmp(state, "succeeded") == 0;
+	int64_t			 id = run->id;
+
+	redact_finish(run->redact, erun_capped, run);
+	logcap_finish(&run->cap, erun_store_bytes, run);
+	erun_flush(run);
+	store_begin(e->store);
+	store_run_finish(e->store, run->id, state, exit_code, cause, outputs);
+	if (store_deployment_get_by_id(e->store, run->dep_id, &row) == 0) {
+		if (run->action == PROVIDER_APPLY && ok) {
+			store_deployment_set_applied(e->store, row.id,
+			    run->em->commit, run->fingerprint, outputs);
+			store_deployment_set_retry(e->store, row.id, 0, 0);
+			engine_phase(e, row.id, row.name, "ready", run->id,
+			    "applied", NULL);
+		} else if (run->action == PROVIDER_DESTROY && ok) {
+			store_deployment_set_applied(e->store, row.id, NULL,
+			    NULL, NULL);
+			store_deployment_set_retry(e->store, row.id, 0, 0);
+			engine_phase(e, row.id, row.name, "destroyed", run->id,
+			    "destroyed", NULL);
+		} else if (run->action != PROVIDER_PLAN &&
+		    strcmp(state, "interrupted") == 0) {
+			engine_phase(e, row.id, row.name, "failed", run->id,
+			    "interrupted", cause);
+		} else if (run->action != PROVIDER_PLAN) {
+			int	failures = row.failures + 1;
+			int64_t	at = engine_now_ms() + engine_backoff_ms(e,
+			    failures);
+
+			store_deployment_set_retry(e->store, row.id, failures,
+			    at);
+			engine_phase(e, row.id, row.name, "failed", run->id,
+			    run->action == PROVIDER_APPLY ? "apply failed" :
+			    "destroy failed", cause);
+		}
+		store_deployment_release(&row);
+	}
+	store_commit(e->store);
+	if (run->state == ERUN_RUNNING)
+		e->running--;
+	erun_free(run);
+	if (e->log_cb != NULL)
+		e->log_cb(id, e->log_arg);
+	if (e->stopping) {
+		if (e->running == 0 && e->stop_done != NULL) {
+			void	(*done)(void *) = e->stop_done;
+
+			e->stop_done = NULL;
+			done(e->stop_arg);
+		}
+		return;
+	}
+	engine_kick(e);
+}
+
+int
+engine_cancel(struct engine *e, int64_t id, char **cause)
+{
+	struct erun	*run;
+
+	*cause = NULL;
+	TAILQ_FOREACH(run, &e->runs, entry) {
+		if (run->id != id)
+			continue;
+		if (run->state == ERUN_QUEUED)
+			erun_abandon(run, "cancelled", "cancelled by the operator");
+		else
+			proc_cancel(run->proc, "by the operator");
+		return (0);
+	}
+	*cause = xasprintf("run %lld is not queued or running", (long long)id);
+	return (-ENOENT);
+}
+
+static void
+engine_stop_timeout(evutil_socket_t fd, short events, void *arg)
+{
+	struct engine	*e = arg;
+	struct erun	*run;
+
+	(void)fd;
+	(void)events;
+	TAILQ_FOREACH(run, &e->runs, entry) {
+		if (run->state == ERUN_RUNNING && run->proc != NULL) {
+			run->interrupted = true;
+			proc_cancel(run->proc, "the daemon stopped");
+		}
+	}
+}
+
+void
+engine_stop(struct engine *e, int grace, void (*done)(void *), void *arg)
+{
+	struct erun	*run, *next;
+	struct timeval	 tv = { grace, 0 };
+
+	e->stopping = true;
+	TAILQ_FOREACH_SAFE(run, &e->runs, entry, next) {
+		if (run->state == ERUN_QUEUED)
+			erun_abandon(run, "interrupted",
+			    "interrupted: the daemon stopped before it started");
+	}
+	if (e->running == 0) {
+		done(arg);
+		return;
+	}
+	e->stop_done = done;
+	e->stop_arg = arg;
+	e->stop_ev = evtimer_new(e->base, engine_stop_timeout, e);
+	evtimer_add(e->stop_ev, &tv);
+}

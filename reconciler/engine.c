@@ -1,0 +1,767 @@
+/*
+ * The reconcile engine: desired state (a model) against recorded state
+ * (the store), and the run queue.
+ *
+ * A reconcile pass is cheap to ask for and runs once per loop iteration
+ * however often it was asked: after a new model, after a run ends, at a
+ * retry time, after an operator action.  Each pass walks the model in
+ * order; a deployment whose upstream deployments are not all ready waits,
+ * and is looked at again when one of them finishes, so dependency order
+ * falls out of the passes.  Removed deployments are destroyed (prune on)
+ * dependents first, or left orphaned (prune off).
+ */
+#include "config.h"
+
+#include <sys/queue.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "compat.h"
+#include "engine-int.h"
+#include "secrets.h"
+#include "table.h"
+#include "xmalloc.h"
+
+static void	engine_pass(evutil_socket_t, short, void *);
+
+int64_t
+engine_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+struct engine *
+engine_new(struct event_base *base, struct store *store,
+    const struct engine_config *cfg, const unsigned char *key, size_t keylen)
+{
+	struct engine	*e = xcalloc(1, sizeof *e);
+
+	e->base = base;
+	e->store = store;
+	TAILQ_INIT(&e->repos);
+	TAILQ_INIT(&e->runs);
+	e->key = xmalloc(keylen);
+	memcpy(e->key, key, keylen);
+	e->keylen = keylen;
+	engine_set_config(e, cfg);
+	e->pass_ev = event_new(base, -1, 0, engine_pass, e);
+	return (e);
+}
+
+void
+engine_set_config(struct engine *e, const struct engine_config *cfg)
+{
+	free(e->state_dir);
+	free(e->secrets_dir);
+	e->cfg = *cfg;
+	e->state_dir = xstrdup(cfg->state_dir);
+	e->secrets_dir = cfg->secrets_dir != NULL ?
+	    xstrdup(cfg->secrets_dir) : NULL;
+	e->cfg.state_dir = e->state_dir;
+	e->cfg.secrets_dir = e->secrets_dir;
+	if (e->cfg.max_parallel_runs < 1)
+		e->cfg.max_parallel_runs = 1;
+	engine_kick(e);
+}
+
+static void
+emodel_unref(struct emodel *em)
+{
+	if (em == NULL || --em->nref > 0)
+		return;
+	em->repo->release(em->m, em->repo->release_arg);
+	free(em->commit);
+	free(em);
+}
+
+struct emodel *
+emodel_ref(struct emodel *em)
+{
+	em->nref++;
+	return (em);
+}
+
+void
+engine_emodel_unref(struct emodel *em)
+{
+	emodel_unref(em);
+}
+
+void
+engine_free(struct engine *e)
+{
+	struct engine_repo	*r;
+	struct erun		*run;
+
+	if (e == NULL)
+		return;
+	while ((run = TAILQ_FIRST(&e->runs)) != NULL)
+		erun_free(run);
+	while ((r = TAILQ_FIRST(&e->repos)) != NULL) {
+		TAILQ_REMOVE(&e->repos, r, entry);
+		emodel_unref(r->cur);
+		emodel_unref(r->prev);
+		if (r->git != NULL)
+			git_repository_free(r->git);
+		if (r->retry_ev != NULL)
+			event_free(r->retry_ev);
+		free(r->name);
+		free(r->mirror_dir);
+		free(r->trigger);
+		free(r);
+	}
+	if (e->pass_ev != NULL)
+		event_free(e->pass_ev);
+	if (e->stop_ev != NULL)
+		event_free(e->stop_ev);
+	explicit_bzero(e->key, e->keylen);
+	free(e->key);
+	free(e->state_dir);
+	free(e->secrets_dir);
+	free(e);
+}
+
+void
+engine_set_log_hook(struct engine *e, engine_log_cb cb, void *arg)
+{
+	e->log_cb = cb;
+	e->log_arg = arg;
+}
+
+/* Ask for a reconcile pass over every repository. */
+void
+engine_kick(struct engine *e)
+{
+	if (e->pass_ev != NULL && !e->stopping)
+		event_active(e->pass_ev, 0, 0);
+}
+
+static void
+engine_retry_fire(evutil_socket_t fd, short events, void *arg)
+{
+	struct engine_repo	*r = arg;
+
+	(void)fd;
+	(void)events;
+	free(r->trigger);
+	r->trigger = xstrdup("retry");
+	engine_kick(r->e);
+}
+
+struct engine_repo *
+engine_repo_add(struct engine *e, const char *name, int64_t store_id,
+    const char *mirror_dir, engine_release_cb release, void *arg)
+{
+	struct engine_repo	*r = xcalloc(1, sizeof *r);
+
+	r->e = e;
+	r->name = xstrdup(name);
+	r->store_id = store_id;
+	r->mirror_dir = xstrdup(mirror_dir);
+	r->release = release;
+	r->release_arg = arg;
+	r->trigger = xstrdup("startup");
+	r->retry_ev = evtimer_new(e->base, engine_retry_fire, r);
+	r->held = true;
+	TAILQ_INSERT_TAIL(&e->repos, r, entry);
+	return (r);
+}
+
+void
+engine_repo_release_hold(struct engine_repo *r)
+{
+	if (!r->held)
+		return;
+	r->held = false;
+	engine_kick(r->e);
+}
+
+struct engine_repo *
+engine_repo_find(struct engine *e, const char *name)
+{
+	struct engine_repo	*r;
+
+	TAILQ_FOREACH(r, &e->repos, entry) {
+		if (strcmp(r->name, name) == 0)
+			return (r);
+	}
+	return (NULL);
+}
+
+/* The model could not be read whole: a top folder is missing or broken. */
+static bool
+model_complete(const struct model *m)
+{
+	size_t	i;
+
+	for (i = 0; i < m->diags.n; i++) {
+		const char *f = m->diags.v[i].file;
+
+		if (strchr(f, '/') == NULL ||
+		    strncmp(m->diags.v[i].message, "more than ", 10) == 0)
+			return (false);
+	}
+	return (true);
+}
+
+void
+engine_update(struct engine_repo *r, struct model *m, const char *commit,
+    const char *trigger)
+{
+	struct emodel	*em = xcalloc(1, sizeof *em);
+	struct erun	*run, *next;
+
+	em->m = m;
+	em->commit = xstrdup(commit);
+	em->nref = 1;
+	em->repo = r;
+	em->complete = model_complete(m);
+	/*
+	 * The previous model is kept: removed deployments are found, with
+	 * their policy and blueprint, in it.
+	 */
+	emodel_unref(r->prev);
+	r->prev = r->cur;
+	r->cur = em;
+	free(r->trigger);
+	r->trigger = xstrdup(trigger);
+	store_repository_set_commit(r->e->store, r->store_id, commit, NULL);
+
+	/* Runs queued for an older commit are superseded. */
+	TAILQ_FOREACH_SAFE(run, &r->e->runs, entry, next) {
+		if (run->repo == r && run->state == ERUN_QUEUED &&
+		    run->em != em && !run->operator)
+			erun_abandon(run, "cancelled",
+			    "superseded by a newer commit");
+	}
+	engine_kick(r->e);
+}
+
+/* Store rows of a repository by deployment name. */
+struct rows {
+	struct store_deployment	*v;
+	size_t			 n;
+	struct table		 by_name;
+};
+
+static void
+rows_load(struct engine *e, struct engine_repo *r, struct rows *rows)
+{
+	size_t	i;
+
+	table_init(&rows->by_name);
+	rows->v = NULL;
+	rows->n = 0;
+	if (store_deployment_list(e->store, r->store_id, &rows->v,
+	    &rows->n) != 0)
+		return;
+	for (i = 0; i < rows->n; i++)
+		table_puts(&rows->by_name, rows->v[i].name, &rows->v[i]);
+}
+
+static void
+rows_release(struct rows *rows)
+{
+	size_t	i;
+
+	for (i = 0; i < rows->n; i++)
+		store_deployment_release(&rows->v[i]);
+	free(rows->v);
+	table_release(&rows->by_name);
+}
+
+static struct store_deployment *
+rows_get(struct rows *rows, const char *name)
+{
+	return (table_gets(&rows->by_name, name));
+}
+
+/* Resolver callbacks: secrets from the host, outputs from the store. */
+struct resolve_ctx {
+	struct engine	*e;
+	struct rows	*rows;
+};
+
+int
+engine_secret(void *arg, const char *name, char **value)
+{
+	struct engine	*e = arg;
+	char		*cause = NULL;
+	int		 error;
+
+	if (e->secrets_dir == NULL)
+		return (-ENOENT);
+	error = secrets_read(e->secrets_dir, name, value, &cause);
+	free(cause);
+	return (error);
+}
+
+static int
+resolve_secret(void *arg, const char *name, char **value)
+{
+	return (engine_secret(((struct resolve_ctx *)arg)->e, name, value));
+}
+
+static json_t *
+resolve_output(void *arg, const char *dep, const char *output)
+{
+	struct resolve_ctx	*c = arg;
+	struct store_deployment	*row = rows_get(c->rows, dep);
+	json_t			*all, *v;
+
+	if (row == NULL || row->outputs == NULL ||
+	    row->applied_fingerprint == NULL)
+		return (NULL);
+	if ((all = json_loads(row->outputs, 0, NULL)) == NULL)
+		return (NULL);
+	v = json_object_get(all, output);
+	if (v != NULL)
+		json_incref(v);
+	json_decref(all);
+	return (v);
+}
+
+bool
+engine_busy(struct engine *e, int64_t dep_id)
+{
+	struct erun	*run;
+
+	TAILQ_FOREACH(run, &e->runs, entry) {
+		if (run->dep_id == dep_id)
+			return (true);
+	}
+	return (false);
+}
+
+/* Every phase change goes through here: the store, then the hook. */
+void
+engine_phase(struct engine *e, int64_t dep_id, const char *name,
+    const char *phase, int64_t run, const char *reason, const char *cause)
+{
+	if (store_deployment_set_phase(e->store, dep_id, phase, run, reason,
+	    cause) != 0)
+		return;
+	if (e->phase_cb != NULL)
+		e->phase_cb(name, phase, reason, cause, e->phase_arg);
+}
+
+void
+engine_set_phase_hook(struct engine *e, engine_phase_cb cb, void *arg)
+{
+	e->phase_cb = cb;
+	e->phase_arg = arg;
+}
+
+static void
+set_phase(struct engine *e, const struct store_deployment *row,
+    const char *phase, int64_t run, const char *reason, const char *cause)
+{
+	if (strcmp(row->phase, phase) == 0 &&
+	    ((row->cause == NULL && cause == NULL) ||
+	    (row->cause != NULL && cause != NULL &&
+	    strcmp(row->cause, cause) == 0)))
+		return;
+	engine_phase(e, row->id, row->name, phase, run, reason, cause);
+}
+
+/* Are all upstream deployments of d applied at their desired state? */
+static bool
+upstream_ready(const struct model *m, const struct deployment *d,
+    struct rows *rows, struct engine *e, const char **waiting)
+{
+	size_t	i;
+
+	for (i = 0; i < d->nneeds; i++) {
+		const struct deployment	*u = m->deployments[d->needs[i]];
+		struct store_deployment	*row = rows_get(rows, u->name);
+
+		if (row == NULL || strcmp(row->phase, "ready") != 0 ||
+		    row->applied_fingerprint == NULL ||
+		    row->desired_fingerprint == NULL ||
+		    strcmp(row->applied_fingerprint,
+		    row->desired_fingerprint) != 0 ||
+		    engine_busy(e, row->id)) {
+			*waiting = u->name;
+			return (false);
+		}
+	}
+	return (true);
+}
+
+int64_t
+engine_backoff_ms(struct engine *e, int failures)
+{
+	int64_t	ms = e->cfg.retry_min * 1000;
+	int	i;
+
+	for (i = 1; i < failures && ms < e->cfg.retry_max * 1000; i++)
+		ms *= 2;
+	if (ms > e->cfg.retry_max * 1000)
+		ms = e->cfg.retry_max * 1000;
+	/* Up to a fifth of jitter, so that failures do not march together. */
+	ms += (int64_t)(arc4random_uniform((uint32_t)(ms / 5 + 1)));
+	return (ms);
+}
+
+static void
+schedule_retry(struct engine_repo *r, int64_t at)
+{
+	int64_t		now = engine_now_ms(), delay = at - now;
+	struct timeval	tv;
+
+	if (delay < 0)
+		delay = 0;
+	if (r->next_retry != 0 && r->next_retry <= at &&
+	    evtimer_pending(r->retry_ev, NULL))
+		return;
+	r->next_retry = at;
+	tv.tv_sec = delay / 1000;
+	tv.tv_usec = (delay % 1000) * 1000;
+	evtimer_add(r->retry_ev, &tv);
+}
+
+/* One present deployment. */
+static void
+pass_deployment(struct engine_repo *r, struct emodel *em,
+    const struct deployment *d, struct rows *rows)
+{
+	struct engine		*e = r->e;
+	struct resolve_ctx	 ctx = { e, rows };
+	struct resolver		 res = { .commit = em->commit, .arg = &ctx,
+	    .secret = resolve_secret, .output = resolve_output,
+	    .key = e->key, .keylen = e->keylen };
+	struct store_deployment	*row = rows_get(rows, d->name);
+	char			 fp[MODEL_FINGERPRINT_LEN + 1];
+	char			*cause = NULL, *reason;
+	const char		*waiting = NULL;
+	bool			 changed;
+	int64_t			 id;
+
+	if (row == NULL) {
+		if (store_deployment_ensure(e->store, r->store_id, d->name,
+		    &id) != 0)
+			return;
+		rows_release(rows);
+		rows_load(e, r, rows);
+		if ((row = rows_get(rows, d->name)) == NULL)
+			return;
+	}
+	if (engine_busy(e, row->id))
+		return;
+	if (!d->valid) {
+		store_deployment_set_desired(e->store, row->id,
+		    d->doc != NULL && d->blueprint != NULL ?
+		    d->blueprint->name : NULL, d->environment != NULL ?
+		    d->environment->name : NULL, em->commit, NULL, d->suspended);
+		set_phase(e, row, "invalid", 0, "validation failed", d->cause);
+		return;
+	}
+	if (d->suspended || row->operator_suspended) {
+		set_phase(e, row, "suspended", 0, d->suspended ?
+		    "suspended in the repository" : "suspended by the operator",
+		    NULL);
+		return;
+	}
+	if (!upstream_ready(em->m, d, rows, e, &waiting)) {
+		cause = xasprintf("waiting for deployment '%s'", waiting);
+		if (row->applied_fingerprint == NULL)
+			set_phase(e, row, "pending", 0, "waiting for upstream",
+			    cause);
+		free(cause);
+		return;
+	}
+	if (model_fingerprint(fp, d, &res, &cause) != 0) {
+		store_deployment_set_desired(e->store, row->id,
+		    d->blueprint->name, d->environment->name, em->commit, NULL,
+		    false);
+		set_phase(e, row, "failed", 0, "cannot resolve inputs", cause);
+		free(cause);
+		return;
+	}
+	changed = row->desired_fingerprint == NULL ||
+	    strcmp(row->desired_fingerprint, fp) != 0;
+	store_deployment_set_desired(e->store, row->id, d->blueprint->name,
+	    d->environment->name, em->commit, fp, false);
+	if (row->applied_fingerprint != NULL &&
+	    strcmp(row->applied_fingerprint, fp) == 0) {
+		if (strcmp(row->phase, "ready") != 0 &&
+		    strcmp(row->phase, "drifted") != 0 &&
+		    strcmp(row->phase, "planned") != 0)
+			set_phase(e, row, "ready", 0,
+			    "applied state matches the repository", NULL);
+		return;
+	}
+	if (strcmp(row->phase, "failed") == 0 && !changed &&
+	    row->retry_at > engine_now_ms()) {
+		schedule_retry(r, row->retry_at);
+		return;
+	}
+	if (changed && row->failures > 0)
+		store_deployment_set_retry(e->store, row->id, 0, 0);
+	if (row->applied_fingerprint == NULL)
+		reason = xstrdup(strcmp(row->phase, "failed") == 0 ?
+		    "retry" : "new deployment");
+	else if (strcmp(row->phase, "failed") == 0 && !changed)
+		reason = xstrdup("retry");
+	else
+		reason = xasprintf("desired state changed at %.12s",
+		    em->commit);
+	erun_queue(r, em, d, row, PROVIDER_APPLY,
+	    strcmp(reason, "retry") == 0 ? "retry" : r->trigger, fp, reason,
+	    false);
+	free(reason);
+}
+
+/* Is deployment name still needed by a removed one not yet destroyed? */
+static bool
+needed_by_removed(const struct model *prev, size_t idx,
+    const struct model *cur, struct rows *rows)
+{
+	size_t	i, j;
+
+	for (i = 0; i < prev->ndeployments; i++) {
+		const struct deployment	*d = prev->deployments[i];
+		struct store_deployment	*row;
+
+		if (model_deployment(cur, d->name) != NULL)
+			continue;
+		row = rows_get(rows, d->name);
+		if (row == NULL || strcmp(row->phase, "destroyed") == 0 ||
+		    strcmp(row->phase, "orphaned") == 0)
+			continue;
+		for (j = 0; j < d->nneeds; j++) {
+			if (d->needs[j] == idx)
+				return (true);
+		}
+	}
+	return (false);
+}
+
+/* Deployments recorded but no longer in the repository. */
+static void
+pass_removed(struct engine_repo *r, struct rows *rows)
+{
+	struct engine		*e = r->e;
+	const struct model	*cur = r->cur->m;
+	const struct model	*prev = r->prev != NULL ? r->prev->m : NULL;
+	size_t			 i, ndestroy = 0;
+	char			*cause;
+
+	if (!r->cur->complete)
+		return;		/* a parse failure never prunes */
+	/* Count first: too many destroys at once wait for approval. */
+	for (i = 0; i < rows->n; i++) {
+		struct store_deployment	*row = &rows->v[i];
+		const struct deployment	*pd;
+
+		if (model_deployment(cur, row->name) != NULL ||
+		    strcmp(row->phase, "destroyed") == 0 ||
+		    strcmp(row->phase, "orphaned") == 0 ||
+		    row->applied_fingerprint == NULL)
+			continue;
+		pd = prev != NULL ? model_deployment(prev, row->name) : NULL;
+		if (pd != NULL && pd->policy.prune == 1)
+			ndestroy++;
+	}
+	for (i = 0; i < rows->n; i++) {
+		struct store_deployment	*row = &rows->v[i];
+		const struct deployment	*pd;
+		size_t			 idx = 0, k;
+
+		if (model_deployment(cur, row->name) != NULL ||
+		    strcmp(row->phase, "destroyed") == 0 ||
+		    strcmp(row->phase, "orphaned") == 0 ||
+		    engine_busy(e, row->id))
+			continue;
+		if (row->applied_fingerprint == NULL) {
+			/* Never applied: nothing to destroy. */
+			set_phase(e, row, "destroyed", 0,
+			    "removed from the repository before it was applied",
+			    NULL);
+			continue;
+		}
+		pd = prev != NULL ? model_deployment(prev, row->name) : NULL;
+		if (pd == NULL || pd->policy.prune != 1 || pd->doc == NULL ||
+		    pd->blueprint == NULL) {
+			set_phase(e, row, "orphaned", 0,
+			    pd == NULL ? "removed from the repository" :
+			    "removed from the repository, prune is off", NULL);
+			continue;
+		}
+		if (ndestroy > (size_t)e->cfg.prune_limit &&
+		    !row->destroy_approved) {
+			cause = xasprintf("destroy waits for approval: %zu deployments removed at once (prune_limit %d)",
+			    ndestroy, e->cfg.prune_limit);
+			set_phase(e, row, "planned", 0, "prune limit", cause);
+			free(cause);
+			continue;
+		}
+		for (k = 0; k < prev->ndeployments; k++) {
+			if (prev->deployments[k] == pd)
+				idx = k;
+		}
+		if (needed_by_removed(prev, idx, cur, rows))
+			continue;	/* its dependents go first */
+		erun_queue(r, r->prev, pd, row, PROVIDER_DESTROY, r->trigger,
+		    row->applied_fingerprint, "removed from the repository",
+		    false);
+	}
+}
+
+static void
+pass_repo(struct engine_repo *r)
+{
+	struct rows	rows;
+	size_t		i;
+
+	if (r->cur == NULL)
+		return;
+	rows_load(r->e, r, &rows);
+	for (i = 0; i < r->cur->m->ndeployments; i++)
+		pass_deployment(r, r->cur, r->cur->m->deployments[i], &rows);
+	rows_release(&rows);
+	rows_load(r->e, r, &rows);
+	pass_removed(r, &rows);
+	rows_release(&rows);
+}
+
+static void
+engine_pass(evutil_socket_t fd, short events, void *arg)
+{
+	struct engine		*e = arg;
+	struct engine_repo	*r;
+
+	(void)fd;
+	(void)events;
+	if (e->stopping)
+		return;
+	TAILQ_FOREACH(r, &e->repos, entry) {
+		if (!r->held)
+			pass_repo(r);
+	}
+	erun_start_queued(e);
+}
+
+int
+engine_action(struct engine *e, const char *repo, const char *name,
+    const char *action, int64_t *run, char **cause)
+{
+	struct engine_repo	*r;
+	struct store_deployment	 row;
+	const struct deployment	*d = NULL;
+	int			 error = 0;
+
+	*cause = NULL;
+	if (run != NULL)
+		*run = 0;
+	TAILQ_FOREACH(r, &e->repos, entry) {
+		if (repo != NULL && strcmp(r->name, repo) != 0)
+			continue;
+		if (store_deployment_get(e->store, r->store_id, name,
+		    &row) == 0)
+			break;
+	}
+	if (r == NULL) {
+		*cause = xasprintf("no deployment '%s'", name);
+		return (-ENOENT);
+	}
+	if (r->cur != NULL)
+		d = model_deployment(r->cur->m, name);
+	if (strcmp(action, "suspend") == 0 || strcmp(action, "resume") == 0) {
+		bool on = action[0] == 's';
+
+		store_deployment_set_operator_suspended(e->store, row.id, on);
+		if (!on && strcmp(row.phase, "suspended") == 0)
+			engine_phase(e, row.id, row.name, "pending", 0,
+			    "resumed by the operator", NULL);
+		engine_kick(e);
+		goto out;
+	}
+	if (strcmp(action, "retry") == 0) {
+		store_deployment_set_retry(e->store, row.id, row.failures, 0);
+		engine_kick(e);
+		goto out;
+	}
+	if (engine_busy(e, row.id)) {
+		*cause = xasprintf("deployment '%s' has a run queued or running",
+		    name);
+		error = -EBUSY;
+		goto out;
+	}
+	if (strcmp(action, "apply") == 0 || strcmp(action, "plan") == 0) {
+		struct rows		 rows;
+		struct resolve_ctx	 ctx = { e, &rows };
+		struct resolver		 res = { .arg = &ctx,
+		    .secret = resolve_secret, .output = resolve_output,
+		    .key = e->key, .keylen = e->keylen };
+		char			 fp[MODEL_FINGERPRINT_LEN + 1];
+
+		if (d == NULL || !d->valid) {
+			*cause = xasprintf("deployment '%s' is %s", name,
+			    d == NULL ? "not in the repository" : "invalid");
+			error = -EINVAL;
+			goto out;
+		}
+		rows_load(e, r, &rows);
+		res.commit = r->cur->commit;
+		if (model_fingerprint(fp, d, &res, cause) != 0) {
+			rows_release(&rows);
+			error = -EINVAL;
+			goto out;
+		}
+		*run = erun_queue(r, r->cur, d, &row, action[0] == 'a' ?
+		    PROVIDER_APPLY : PROVIDER_PLAN, "cli", fp,
+		    action[0] == 'a' ? "apply asked by the operator" :
+		    "plan asked by the operator", true);
+		rows_release(&rows);
+	} else if (strcmp(action, "destroy") == 0) {
+		const struct deployment	*pd = d;
+
+		if (pd == NULL && r->prev != NULL)
+			pd = model_deployment(r->prev->m, name);
+		if (pd == NULL || pd->blueprint == NULL) {
+			*cause = xasprintf("no blueprint known for '%s'", name);
+			error = -EINVAL;
+			goto out;
+		}
+		if (row.applied_fingerprint == NULL) {
+			*cause = xasprintf("deployment '%s' is not applied",
+			    name);
+			error = -EINVAL;
+			goto out;
+		}
+		*run = erun_queue(r, pd == d ? r->cur : r->prev, pd, &row,
+		    PROVIDER_DESTROY, "cli", row.applied_fingerprint,
+		    "destroy asked by the operator", true);
+		/* Kept destroyed until the operator applies or resumes. */
+		store_deployment_set_operator_suspended(e->store, row.id, true);
+	} else {
+		*cause = xasprintf("unknown action '%s'", action);
+		error = -EINVAL;
+		goto out;
+	}
+	erun_start_queued(e);
+out:
+	store_deployment_release(&row);
+	return (error);
+}
+
+void
+engine_counts(struct engine *e, size_t *running, size_t *queued)
+{
+	struct erun	*run;
+
+	*running = *queued = 0;
+	TAILQ_FOREACH(run, &e->runs, entry) {
+		if (run->state == ERUN_RUNNING)
+			(*running)++;
+		else
+			(*queued)++;
+	}
+}

@@ -1,0 +1,99 @@
+/*
+ * The reconcile engine (DESIGN.md section 3): compares each repository's
+ * desired state (a model) with what the store recorded, queues runs, and
+ * runs them through the providers in dependency order, at most
+ * max_parallel_runs at once and never two on one deployment.  Every phase
+ * change goes to the store with its reason.
+ *
+ * The engine lives on the daemon's event loop.  Models come from elsewhere
+ * (a worker thread loads them); the engine only reads them and gives each
+ * back through the release callback once nothing uses it any more.
+ */
+#ifndef ENGINE_H
+#define ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "model.h"
+#include "store.h"
+
+struct engine_config {
+	const char	*state_dir;
+	const char	*secrets_dir;	/* NULL: no secrets */
+	int		 max_parallel_runs;
+	int		 prune_limit;
+	long		 retry_min;	/* seconds */
+	long		 retry_max;
+	size_t		 log_max_bytes;	/* per run */
+	int		 grace;		/* seconds between TERM and KILL */
+};
+
+struct engine;
+struct engine_repo;
+
+/* Gives a model back to whoever made it. */
+typedef void (*engine_release_cb)(struct model *, void *arg);
+
+struct engine	*engine_new(struct event_base *, struct store *,
+		    const struct engine_config *, const unsigned char *key,
+		    size_t keylen);
+void		 engine_free(struct engine *);
+void		 engine_set_config(struct engine *,
+		    const struct engine_config *);
+
+struct engine_repo *engine_repo_add(struct engine *, const char *name,
+		    int64_t store_id, const char *mirror_dir,
+		    engine_release_cb, void *arg);
+struct engine_repo *engine_repo_find(struct engine *, const char *name);
+/*
+ * A repository is held (not reconciled) from engine_repo_add until this
+ * call: the daemon makes it once the first fetch is over, so that the
+ * commit recorded before a restart only serves to see what was removed.
+ */
+void		 engine_repo_release_hold(struct engine_repo *);
+
+/*
+ * A new desired state for a repository, from commit (40 hex), with the
+ * trigger that found it (poll, inotify, webhook, cli, startup).  complete
+ * is false when the model could not be read whole: nothing is pruned then.
+ */
+void		 engine_update(struct engine_repo *, struct model *,
+		    const char *commit, const char *trigger);
+
+/*
+ * Operator actions on a deployment: "apply", "destroy", "plan" queue a
+ * run (*run receives its id); "suspend", "resume", "retry" change what
+ * the engine does with it.  -ENOENT: no such deployment; -EBUSY: a run is
+ * already queued or running; *cause says why in words.
+ */
+int		 engine_action(struct engine *, const char *repo,
+		    const char *deployment, const char *action,
+		    int64_t *run, char **cause);
+int		 engine_cancel(struct engine *, int64_t run, char **cause);
+
+/* Number of runs running and queued. */
+void		 engine_counts(struct engine *, size_t *running,
+		    size_t *queued);
+
+/*
+ * Graceful stop: no new run starts; running ones get grace seconds to
+ * finish, then are cancelled and recorded as interrupted.  done is called
+ * once nothing runs any more.
+ */
+void		 engine_stop(struct engine *, int grace, void (*done)(void *),
+		    void *arg);
+
+/* Called by the engine after each run ends (for the API's followers). */
+typedef void (*engine_log_cb)(int64_t run, void *arg);
+void		 engine_set_log_hook(struct engine *, engine_log_cb, void *);
+
+/* Called after each phase change (the daemon logs them). */
+typedef void (*engine_phase_cb)(const char *deployment, const char *phase,
+    const char *reason, const char *cause, void *arg);
+void		 engine_set_phase_hook(struct engine *, engine_phase_cb,
+		    void *);
+
+#endif

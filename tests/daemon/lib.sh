@@ -1,0 +1,226 @@
+# Harness for the integration tests of cloudsphered: source it after
+# tests/tap.sh.  Everything is real: a Git working repository pushed to a
+# bare repository that the daemon watches, a SQLite file, the daemon and
+# cloudspherectl from the build tree, real child processes.
+#
+# Provides:
+#	d_setup [poll_interval]	temp folders, a config repository, a config
+#	d_start			start the daemon, wait for its socket
+#	d_stop [SIGNAL]		stop it (TERM by default) and wait
+#	d_ctl ARGS...		cloudspherectl against this daemon
+#	d_commit MESSAGE	commit everything in $work and push it
+#	d_phase DEPLOYMENT	the deployment's phase (or "none")
+#	d_field DEPLOYMENT EXPR	a field of show --json (Python expression on d)
+#	d_wait_phase DEP PHASE [SECONDS]	wait for a phase, 0 if reached
+#	d_wait_cond SECONDS CMD...	wait until CMD succeeds
+#	d_runs DEPLOYMENT	its runs as "id action state" lines, oldest first
+#	$tmp $work $remote $state $events	folders and the events file
+#
+# The "probe" blueprint is a script that appends "start NAME ACTION TIME"
+# and "end NAME ACTION TIME" lines to $events, sleeps for its input sleep,
+# writes outputs {value, upstream} and can be told to fail or hang.
+
+builddir=${top_builddir:-.}
+srcdir=${top_srcdir:-.}
+case $builddir in /*) ;; *) builddir=$(pwd)/$builddir ;; esac
+daemon_bin=$builddir/cloudsphered
+ctl_bin=$builddir/cloudspherectl
+
+unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE 2>/dev/null
+export GIT_AUTHOR_NAME=test GIT_AUTHOR_EMAIL=test@example.invalid
+export GIT_COMMITTER_NAME=test GIT_COMMITTER_EMAIL=test@example.invalid
+
+d_pid=
+d_cleanup() {
+	if [ -n "$d_pid" ]; then
+		kill -KILL "$d_pid" 2>/dev/null
+		wait "$d_pid" 2>/dev/null
+	fi
+	# Leftover probe processes of this test.
+	[ -n "${tmp:-}" ] && pkill -KILL -f "$tmp/" 2>/dev/null
+	if [ "${tap_failed:-0}" != 0 ] && [ -f "${tmp:-/nonexistent}/daemon.log" ]; then
+		echo "# daemon log:"
+		tail -50 "$tmp/daemon.log" | sed 's/^/#   /'
+	fi
+	[ -n "${tmp:-}" ] && rm -rf "$tmp"
+}
+
+d_setup() {
+	poll=${1:-0}
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/cs-daemon.XXXXXX")
+	trap d_cleanup EXIT
+	trap 'exit 130' INT TERM
+	work=$tmp/work
+	remote=$tmp/remote.git
+	state=$tmp/state
+	events=$tmp/events
+	: >"$events"
+	mkdir -p "$work/blueprints/probe" "$work/environments" \
+	    "$work/deployments" "$tmp/secrets"
+	chmod 700 "$tmp/secrets"
+	cat >"$work/blueprints/probe/blueprint.yaml" <<'EOF'
+description: Test probe
+provider: script
+inputs:
+  sleep: { type: number, default: 0 }
+  value: { type: string, default: v }
+  upstream: { type: string, default: "" }
+  fail: { type: bool, default: false }
+  hang: { type: bool, default: false }
+  token: { type: string, default: "" }
+outputs: [value, upstream]
+timeouts: { plan: 30s, apply: 30s, destroy: 30s }
+script:
+  command: ./probe
+EOF
+	cat >"$work/blueprints/probe/probe" <<EOF
+#!/bin/sh
+# A test provider: records what it does in \$CLOUDSPHERE_STATE_DIR/../../../../events.
+events=$events
+action=\$1
+name=\$CLOUDSPHERE_DEPLOYMENT
+in=\$(cat "\$CLOUDSPHERE_INPUTS")
+get() { printf '%s' "\$in" | python3 -c "import json,sys; v=json.load(sys.stdin).get('\$1'); print(v if not isinstance(v,bool) else str(v).lower())"; }
+echo "start \$name \$action \$(date +%s.%N)" >>"\$events"
+echo "probe \$name \$action: inputs \$in"
+echo "to stderr" >&2
+if [ "\$(get hang)" = true ] && [ "\$action" = apply ]; then
+	sh -c 'echo \$\$ > "\$1"; exec sleep 1000' sh "\$CLOUDSPHERE_STATE_DIR/grandchild.pid" &
+	sleep 1000
+fi
+sleep "\$(get sleep)"
+if [ "\$(get fail)" = true ]; then
+	echo "end \$name \$action \$(date +%s.%N) failed" >>"\$events"
+	echo "failing on purpose" >&2
+	exit 3
+fi
+case \$action in
+apply)
+	printf '{"value": "%s", "upstream": "%s"}\n' "\$(get value)" "\$(get upstream)" >"\$CLOUDSPHERE_OUTPUTS"
+	get value >"\$CLOUDSPHERE_STATE_DIR/applied"
+	;;
+destroy)
+	rm -f "\$CLOUDSPHERE_STATE_DIR/applied"
+	;;
+esac
+echo "end \$name \$action \$(date +%s.%N)" >>"\$events"
+EOF
+	chmod +x "$work/blueprints/probe/probe"
+	cat >"$work/environments/test.yaml" <<'EOF'
+description: Test environment
+policy: { prune: true }
+EOF
+	git init -q -b main "$work"
+	git init -q --bare -b main "$remote"
+	git -C "$work" remote add origin "$remote"
+	cat >"$tmp/cloudsphered.yaml" <<EOF
+state_dir: $state
+control_socket: $tmp/ctl.sock
+secrets_dir: $tmp/secrets
+max_parallel_runs: 4
+prune_limit: 5
+shutdown_grace: 5s
+retry_min: 1s
+retry_max: 2s
+repositories:
+  - name: infra
+    url: $remote
+    branch: main
+    poll_interval: ${poll}s
+EOF
+}
+
+d_start() {
+	"$daemon_bin" -d -v -c "$tmp/cloudsphered.yaml" >>"$tmp/daemon.log" 2>&1 &
+	d_pid=$!
+	i=0
+	while [ ! -S "$tmp/ctl.sock" ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -S "$tmp/ctl.sock" ]
+}
+
+d_stop() {
+	sig=${1:-TERM}
+	[ -n "$d_pid" ] || return 0
+	kill -"$sig" "$d_pid" 2>/dev/null
+	wait "$d_pid" 2>/dev/null
+	d_status=$?
+	d_pid=
+	rm -f "$tmp/ctl.sock"
+	return 0
+}
+
+d_ctl() {
+	"$ctl_bin" -s "$tmp/ctl.sock" "$@"
+}
+
+# d_deployment NAME [key: value lines]: a probe deployment file.
+d_deployment() {
+	name=$1
+	shift
+	{
+		echo "blueprint: probe"
+		echo "environment: test"
+		for l in "$@"; do echo "$l"; done
+	} >"$work/deployments/$name.yaml"
+}
+
+d_commit() {
+	git -C "$work" add -A
+	git -C "$work" commit -q --allow-empty -m "$1"
+	git -C "$work" push -q origin main 2>/dev/null
+}
+
+d_json() {
+	d_ctl --json show "$1" 2>/dev/null
+}
+
+d_field() {
+	d_json "$1" | python3 -c "import json,sys
+try:
+    d=json.load(sys.stdin)
+    print($2)
+except Exception:
+    print('none')"
+}
+
+d_phase() {
+	d_field "$1" "d['phase']"
+}
+
+d_wait_cond() {
+	secs=$1
+	shift
+	end=$(( $(date +%s) + secs ))
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -ge "$end" ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+d_is_phase() {
+	[ "$(d_phase "$1")" = "$2" ]
+}
+
+d_wait_phase() {
+	d_wait_cond "${3:-20}" d_is_phase "$1" "$2"
+}
+
+d_runs() {
+	d_ctl --json runs "$1" 2>/dev/null | python3 -c "import json,sys
+for r in reversed(json.load(sys.stdin)):
+    print(r['id'], r['action'], r['state'])"
+}
+
+# d_check_phase NAME PHASE [SECONDS]: one test point.
+d_check_phase() {
+	if d_wait_phase "$1" "$2" "${3:-20}"; then
+		ok "$1 becomes $2"
+	else
+		not_ok "$1 becomes $2 (is $(d_phase "$1"))"
+		d_ctl show "$1" 2>&1 | sed 's/^/# /'
+	fi
+}
