@@ -29,6 +29,7 @@ struct mirror {
 	char			*ssh_key;
 	char			*token_file;
 	git_repository		*repo;
+	git_remote		*remote;	/* anonymous, made once */
 	time_t			 deadline;	/* of the fetch under way */
 	int			 tries;		/* credential attempts */
 };
@@ -57,8 +58,6 @@ mirror_open(struct mirror **out, const char *dir, const char *url,
     const char *branch, const struct mirror_auth *auth, char **cause)
 {
 	struct mirror	*m;
-	git_remote	*remote = NULL;
-	int		 error;
 
 	*out = NULL;
 	*cause = NULL;
@@ -78,25 +77,10 @@ mirror_open(struct mirror **out, const char *dir, const char *url,
 		*cause = mirror_cause(dir);
 		goto fail;
 	}
-	/* The remote's URL follows the configuration. */
-	error = git_remote_lookup(&remote, m->repo, "origin");
-	if (error == 0) {
-		if (strcmp(git_remote_url(remote), url) != 0 &&
-		    git_remote_set_url(m->repo, "origin", url) != 0) {
-			*cause = mirror_cause("cannot set the remote URL");
-			goto fail;
-		}
-	} else if (git_remote_create_with_fetchspec(&remote, m->repo,
-	    "origin", url, "+refs/heads/*:refs/remotes/origin/*") != 0) {
-		*cause = mirror_cause("cannot create the remote");
-		goto fail;
-	}
-	git_remote_free(remote);
 	*out = m;
 	return (0);
 
 fail:
-	git_remote_free(remote);
 	mirror_free(m);
 	return (-EIO);
 }
@@ -192,10 +176,26 @@ mirror_fetch(struct mirror *m, int deadline, git_oid *tip, char **cause)
 
 	*cause = NULL;
 	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
-	if (git_remote_lookup(&remote, m->repo, "origin") != 0) {
-		*cause = mirror_cause("no remote");
-		return (-EIO);
+	/*
+	 * An anonymous remote: nothing in the mirror's configuration to
+	 * keep in step with ours (and libgit2 1.5 leaks in the config
+	 * lookups of named remotes).
+	 */
+	if (m->remote == NULL) {
+		git_remote_create_options ropts;
+
+		git_remote_create_options_init(&ropts,
+		    GIT_REMOTE_CREATE_OPTIONS_VERSION);
+		ropts.repository = m->repo;
+		ropts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+		    GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+		if (git_remote_create_with_opts(&m->remote, m->url,
+		    &ropts) != 0) {
+			*cause = mirror_cause("bad remote URL");
+			return (-EIO);
+		}
 	}
+	remote = m->remote;
 	spec = xasprintf("+refs/heads/%s:%s", m->branch, m->ref);
 	specs.strings = &spec;
 	specs.count = 1;
@@ -221,7 +221,7 @@ mirror_fetch(struct mirror *m, int deadline, git_oid *tip, char **cause)
 	error = 0;
 out:
 	free(spec);
-	git_remote_free(remote);
+	git_remote_disconnect(remote);
 	return (error);
 }
 
@@ -242,6 +242,7 @@ mirror_free(struct mirror *m)
 {
 	if (m == NULL)
 		return;
+	git_remote_free(m->remote);
 	git_repository_free(m->repo);
 	free(m->dir);
 	free(m->url);
