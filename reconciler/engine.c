@@ -462,6 +462,8 @@ pass_deployment(struct engine_repo *r, struct emodel *em,
 		set_phase(e, row, "invalid", 0, "validation failed", d->cause);
 		return;
 	}
+	if (row->operator_suspended && strcmp(row->phase, "destroyed") == 0)
+		return;		/* destroyed by the operator: kept so */
 	if (d->suspended || row->operator_suspended) {
 		set_phase(e, row, "suspended", 0, d->suspended ?
 		    "suspended in the repository" : "suspended by the operator",
