@@ -74,8 +74,8 @@ script_prepare(const struct run_spec *rs, struct proc_spec *out, char **cause)
 
 	memset(out, 0, sizeof *out);
 	*cause = NULL;
-	if (rs->ncommand == 0 || rs->command[0][0] == '/' ||
-	    strstr(rs->command[0], "..") != NULL) {
+	if (rs->ncommand > 0 && (rs->command[0][0] == '/' ||
+	    strstr(rs->command[0], "..") != NULL)) {
 		*cause = xstrdup("script.command must be a path inside the blueprint");
 		return (-EINVAL);
 	}
@@ -93,11 +93,14 @@ script_prepare(const struct run_spec *rs, struct proc_spec *out, char **cause)
 		return (error);
 	}
 
-	program = xasprintf("%s/%s", rs->workdir, rs->command[0]);
-	strv_add(&argv, program);
-	for (i = 1; i < rs->ncommand; i++)
-		strv_add(&argv, xstrdup(rs->command[i]));
-	strv_add(&argv, xstrdup(rs->action));
+	/* Without a command (other providers), only the environment. */
+	if (rs->ncommand > 0) {
+		program = xasprintf("%s/%s", rs->workdir, rs->command[0]);
+		strv_add(&argv, program);
+		for (i = 1; i < rs->ncommand; i++)
+			strv_add(&argv, xstrdup(rs->command[i]));
+		strv_add(&argv, xstrdup(rs->action));
+	}
 
 	strv_add(&env, xstrdup("PATH=" SCRIPT_PATH));
 	strv_add(&env, xasprintf("HOME=%s", rs->statedir));

@@ -20,6 +20,7 @@
 #include "proc.h"
 #include "provider.h"
 #include "redact.h"
+#include "runner.h"
 #include "script.h"
 
 /* A model and the commit it was read from, shared by the runs using it. */
@@ -82,8 +83,11 @@ struct erun {
 	char			**secrets;
 	size_t			 nsecrets;
 	struct run_spec		 spec;
-	struct proc_spec	 ps;
-	bool			 prepared;
+	struct runner		 runner;
+	size_t			 step;		/* the one running */
+	bool			 changes;	/* what the plan step said */
+	int			 last_exit;
+	struct buf		 captured;	/* a capture step's stdout */
 	char			*cancel_why;
 	bool			 interrupted;
 };

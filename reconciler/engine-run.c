@@ -25,6 +25,8 @@
 
 static void	erun_finish(struct erun *, const char *state, int exit_code,
 		    const char *cause, const char *outputs);
+static void	erun_step(struct erun *);
+static void	erun_done(struct erun *);
 
 static const char *
 action_phase(enum provider_action action)
@@ -69,6 +71,7 @@ erun_queue(struct engine_repo *r, struct emodel *em,
 	run->operator = operator;
 	run->state = ERUN_QUEUED;
 	buf_init(&run->pending, ERUN_FLUSH_BYTES * 4);
+	buf_init(&run->captured, RUNNER_CAPTURE_MAX);
 	TAILQ_INSERT_TAIL(&e->runs, run, entry);
 	return (id);
 }
@@ -85,8 +88,8 @@ erun_free(struct erun *run)
 		proc_free(run->proc);
 	if (run->flush_ev != NULL)
 		event_free(run->flush_ev);
-	if (run->prepared)
-		script_spec_release(&run->ps);
+	runner_release(&run->runner);
+	buf_release(&run->captured);
 	logcap_release(&run->cap);
 	redact_free(run->redact);
 	buf_release(&run->pending);
@@ -273,16 +276,12 @@ erun_prepare(struct erun *run, char **cause)
 	struct resolver		 res = { .commit = run->em->commit,
 	    .arg = run, .secret = run_secret, .output = run_output,
 	    .key = e->key, .keylen = e->keylen };
+	struct runner_settings	 settings;
 	json_t			*env = NULL, *v;
 	const char		*k;
-	char			*tmp;
+	char			*tmp, *plugin_cache = NULL;
 	int			 error;
 
-	if (bp->provider->kind != PROVIDER_SCRIPT) {
-		*cause = xasprintf("the %s provider is not available yet",
-		    bp->provider->name);
-		return (-ENOTSUP);
-	}
 	if (r->git == NULL &&
 	    git_repository_open_bare(&r->git, r->mirror_dir) != 0) {
 		*cause = xasprintf("cannot open %s", r->mirror_dir);
@@ -332,10 +331,21 @@ erun_prepare(struct erun *run, char **cause)
 	run->spec.ncommand = bp->ncommand;
 	run->spec.timeout = (int)bp->timeout[run->action];
 	run->spec.grace = e->cfg.grace;
-	if ((error = script_prepare(&run->spec, &run->ps, cause)) != 0)
-		return (error);
-	run->prepared = true;
-	return (0);
+	settings.playbook = bp->playbook;
+	settings.inventory = bp->inventory;
+	settings.destroy_playbook = bp->destroy_playbook;
+	/* tofu blueprints run tofu unless the environment names a binary. */
+	settings.terraform_binary = d->environment->terraform_binary;
+	if (bp->provider->kind == PROVIDER_TOFU &&
+	    strcmp(settings.terraform_binary, "terraform") == 0)
+		settings.terraform_binary = "tofu";
+	plugin_cache = xasprintf("%s/plugin-cache", e->state_dir);
+	mkdir(plugin_cache, 0700);
+	settings.plugin_cache = plugin_cache;
+	error = runner_prepare(&run->runner, bp->provider, &run->spec,
+	    &settings, cause);
+	free(plugin_cache);
+	return (error);
 }
 
 static void
@@ -352,9 +362,7 @@ erun_start(struct erun *run)
 	    e->cfg.log_max_bytes > ERUN_TAIL_BYTES ? ERUN_TAIL_BYTES :
 	    e->cfg.log_max_bytes / 2);
 	run->flush_ev = evtimer_new(e->base, erun_flush_timer, run);
-	if (erun_prepare(run, &cause) != 0 ||
-	    proc_spawn(&run->proc, &run->ps, erun_output, erun_exited, run,
-	    &cause) != 0) {
+	if (erun_prepare(run, &cause) != 0) {
 		if (run->redact == NULL)
 			run->redact = redact_new(run->secrets, run->nsecrets);
 		erun_note(run, "%s", cause);
@@ -362,9 +370,50 @@ erun_start(struct erun *run)
 		free(cause);
 		return;
 	}
-	erun_note(run, "%s of %s at %.12s (run %lld, %s)",
+	erun_note(run, "%s of %s at %.12s (run %lld, %s, %s)",
 	    provider_action_name(run->action), run->name, run->em->commit,
-	    (long long)run->id, run->trigger);
+	    (long long)run->id, run->trigger, run->d->blueprint->provider->name);
+	run->step = 0;
+	erun_step(run);
+}
+
+/* Where a capture step's standard output goes. */
+static void
+erun_capture(const char *data, size_t len, void *arg)
+{
+	struct erun	*run = arg;
+
+	buf_add(&run->captured, data, len);
+}
+
+/* Start the current step, skipping what the plan made useless. */
+static void
+erun_step(struct erun *run)
+{
+	struct runner_step	*s;
+	char			*cause = NULL;
+
+	while (run->step < run->runner.nsteps &&
+	    run->runner.steps[run->step].if_changes && !run->changes) {
+		erun_note(run, "%s: skipped, the plan has no changes",
+		    run->runner.steps[run->step].name);
+		run->step++;
+	}
+	if (run->step == run->runner.nsteps) {
+		erun_done(run);
+		return;
+	}
+	s = &run->runner.steps[run->step];
+	if (run->runner.nsteps > 1)
+		erun_note(run, "%s", s->name);
+	proc_free(run->proc);
+	run->proc = NULL;
+	if (proc_spawn(&run->proc, &s->spec, s->capture ? erun_capture :
+	    erun_output, erun_exited, run, &cause) != 0) {
+		erun_note(run, "%s", cause);
+		erun_finish(run, "failed", -1, cause, NULL);
+		free(cause);
+	}
 }
 
 void
@@ -388,7 +437,9 @@ erun_outputs(struct erun *run, json_t **outputs, char **cause)
 	char	*dump, *safe;
 
 	*outputs = NULL;
-	if (script_outputs(&run->spec, outputs, cause) != 0)
+	if (runner_outputs(&run->runner, &run->spec, run->captured.data,
+	    run->captured.len, outputs, &run->secrets, &run->nsecrets,
+	    cause) != 0)
 		return (NULL);
 	dump = json_dumps(*outputs, JSON_COMPACT | JSON_SORT_KEYS);
 	if (dump == NULL)
@@ -398,39 +449,70 @@ erun_outputs(struct erun *run, json_t **outputs, char **cause)
 	return (safe);
 }
 
+/* All steps went well. */
+static void
+erun_done(struct erun *run)
+{
+	json_t	*outputs = NULL;
+	char	*stored = NULL, *cause = NULL;
+
+	if (run->action == PROVIDER_APPLY &&
+	    (stored = erun_outputs(run, &outputs, &cause)) == NULL) {
+		erun_note(run, "failed: %s", cause);
+		erun_finish(run, "failed", run->last_exit, cause, NULL);
+		free(cause);
+		return;
+	}
+	if (run->action == PROVIDER_PLAN)
+		cause = xstrdup(run->changes ? "changes" : "no changes");
+	else if (run->runner.nsteps == 1)
+		cause = xstrdup("exited 0");
+	else if (!run->changes)
+		cause = xstrdup("no changes");
+	else
+		cause = xstrdup(run->action == PROVIDER_APPLY ? "applied" :
+		    "destroyed");
+	erun_note(run, "succeeded: %s", cause);
+	erun_finish(run, "succeeded", run->last_exit, cause, stored);
+	json_decref(outputs);
+	free(stored);
+	free(cause);
+}
+
 static void
 erun_exited(const struct proc_result *pr, void *arg)
 {
-	struct erun	*run = arg;
-	json_t		*outputs = NULL;
-	char		*stored = NULL, *cause = NULL;
-	const char	*state;
-	bool		 changes = false;
+	struct erun		*run = arg;
+	struct runner_step	*s = &run->runner.steps[run->step];
+	char			*cause;
+	const char		*state = NULL;
 
+	run->last_exit = pr->exit_code;
 	if (pr->cancelled)
 		state = run->interrupted ? "interrupted" : "cancelled";
 	else if (pr->timed_out)
 		state = "timed-out";
-	else if (run->action == PROVIDER_PLAN)
-		state = script_plan_result(pr, &changes, &cause) == 0 ?
-		    "succeeded" : "failed";
-	else
-		state = pr->exit_code == 0 ? "succeeded" : "failed";
-	if (strcmp(state, "succeeded") == 0 && run->action == PROVIDER_APPLY) {
-		stored = erun_outputs(run, &outputs, &cause);
-		if (stored == NULL)
+	else if (s->plan && (pr->exit_code == 0 || pr->exit_code == 2))
+		run->changes = pr->exit_code == 2;
+	else if (pr->exit_code != 0)
+		state = "failed";
+	if (state == NULL) {
+		if (s->capture && run->captured.len == 0 && pr->exit_code != 0)
 			state = "failed";
+		else {
+			run->step++;
+			erun_step(run);
+			return;
+		}
 	}
-	if (cause == NULL && run->interrupted)
+	if (run->interrupted)
 		cause = xstrdup("interrupted: the daemon stopped");
-	if (cause == NULL)
-		cause = xstrdup(run->action == PROVIDER_PLAN &&
-		    strcmp(state, "succeeded") == 0 ? (changes ? "changes" :
-		    "no changes") : pr->cause);
+	else if (run->runner.nsteps > 1)
+		cause = xasprintf("%s: %s", s->name, pr->cause);
+	else
+		cause = xstrdup(pr->cause);
 	erun_note(run, "%s: %s", state, cause);
-	erun_finish(run, state, pr->exit_code, cause, stored);
-	json_decref(outputs);
-	free(stored);
+	erun_finish(run, state, pr->exit_code, cause, NULL);
 	free(cause);
 }
 

@@ -1,0 +1,339 @@
+/*
+ * The steps of each provider.  Every program is found on a fixed PATH and
+ * run with an explicit environment; nothing goes through a shell.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runner.h"
+#include "xmalloc.h"
+
+struct strv {
+	char	**v;
+	size_t	  n;
+};
+
+static void
+strv_add(struct strv *s, char *item)
+{
+	s->v = xreallocarray(s->v, s->n + 2, sizeof *s->v);
+	s->v[s->n++] = item;
+	s->v[s->n] = NULL;
+}
+
+static void
+strv_copy(struct strv *s, const char *const *v)
+{
+	size_t	i;
+
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		strv_add(s, xstrdup(v[i]));
+}
+
+static int
+write_private(const char *path, const char *data, char **cause)
+{
+	size_t	len = strlen(data);
+	ssize_t	n;
+	int	fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd == -1) {
+		*cause = xasprintf("cannot write %s: %s", path,
+		    strerror(errno));
+		return (-errno);
+	}
+	while (len > 0) {
+		if ((n = write(fd, data, len)) <= 0) {
+			if (n == -1 && errno == EINTR)
+				continue;
+			*cause = xasprintf("cannot write %s", path);
+			close(fd);
+			return (-EIO);
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	close(fd);
+	return (0);
+}
+
+/*
+ * One step: argv from a NULL-terminated list, the script provider's
+ * environment (which has the CLOUDSPHERE_* variables) plus extra ones.
+ */
+static void
+add_step(struct runner *r, const char *name, struct strv *argv,
+    const struct proc_spec *base, const char *const *extra_env, bool capture,
+    bool plan, bool if_changes)
+{
+	struct runner_step	*s = &r->steps[r->nsteps++];
+	struct strv		 env = { NULL, 0 };
+
+	strv_copy(&env, base->envp);
+	strv_copy(&env, extra_env);
+	s->name = name;
+	s->spec.argv = (const char *const *)argv->v;
+	s->spec.envp = (const char *const *)env.v;
+	s->spec.cwd = xstrdup(base->cwd);
+	s->spec.timeout = base->timeout;
+	s->spec.grace = base->grace;
+	s->capture = capture;
+	s->plan = plan;
+	s->if_changes = if_changes;
+}
+
+static int
+find(const char *name, char **out, char **cause)
+{
+	if (proc_find_program(name, SCRIPT_PATH, out) != 0) {
+		*cause = xasprintf("%s: not found in %s", name, SCRIPT_PATH);
+		return (-ENOENT);
+	}
+	return (0);
+}
+
+static int
+terraform_prepare(struct runner *r, const struct run_spec *rs,
+    const struct runner_settings *set, const struct proc_spec *base,
+    char **cause)
+{
+	struct strv	 argv;
+	char		*tf, *vars, *json, *backend, *plan, *env[4];
+	const char	*bin = set->terraform_binary != NULL ?
+	    set->terraform_binary : "terraform";
+	bool		 destroy = strcmp(rs->action, "destroy") == 0;
+	bool		 apply = destroy || strcmp(rs->action, "apply") == 0;
+	int		 error;
+
+	if ((error = find(bin, &tf, cause)) != 0)
+		return (error);
+	/* Inputs as variables, readable by the run alone. */
+	json = json_dumps(rs->inputs, JSON_COMPACT | JSON_SORT_KEYS);
+	vars = xasprintf("%s/cloudsphere.auto.tfvars.json", rs->workdir);
+	error = write_private(vars, json != NULL ? json : "{}", cause);
+	if (json != NULL) {
+		explicit_bzero(json, strlen(json));
+		free(json);
+	}
+	free(vars);
+	/* State in the deployment's own folder, whatever the blueprint says. */
+	backend = xasprintf("terraform {\n  backend \"local\" {\n"
+	    "    path = \"%s/terraform.tfstate\"\n  }\n}\n", rs->statedir);
+	vars = xasprintf("%s/cloudsphere_backend_override.tf", rs->workdir);
+	if (error == 0)
+		error = write_private(vars, backend, cause);
+	free(vars);
+	free(backend);
+	if (error != 0) {
+		free(tf);
+		return (error);
+	}
+	env[0] = xasprintf("TF_DATA_DIR=%s/.terraform", rs->statedir);
+	env[1] = xstrdup("TF_IN_AUTOMATION=1");
+	env[2] = set->plugin_cache != NULL ?
+	    xasprintf("TF_PLUGIN_CACHE_DIR=%s", set->plugin_cache) :
+	    xstrdup("TF_INPUT=0");
+	env[3] = NULL;
+
+	memset(&argv, 0, sizeof argv);
+	strv_add(&argv, xstrdup(tf));
+	strv_add(&argv, xstrdup("init"));
+	strv_add(&argv, xstrdup("-input=false"));
+	strv_add(&argv, xstrdup("-no-color"));
+	add_step(r, "init", &argv, base, (const char *const *)env, false,
+	    false, false);
+
+	plan = xasprintf("%s/plan.tfplan", rs->rundir);
+	memset(&argv, 0, sizeof argv);
+	strv_add(&argv, xstrdup(tf));
+	strv_add(&argv, xstrdup("plan"));
+	strv_add(&argv, xstrdup("-input=false"));
+	strv_add(&argv, xstrdup("-no-color"));
+	strv_add(&argv, xstrdup("-detailed-exitcode"));
+	if (destroy)
+		strv_add(&argv, xstrdup("-destroy"));
+	strv_add(&argv, xasprintf("-out=%s", plan));
+	add_step(r, "plan", &argv, base, (const char *const *)env, false,
+	    true, false);
+
+	if (apply) {
+		memset(&argv, 0, sizeof argv);
+		strv_add(&argv, xstrdup(tf));
+		strv_add(&argv, xstrdup("apply"));
+		strv_add(&argv, xstrdup("-input=false"));
+		strv_add(&argv, xstrdup("-no-color"));
+		strv_add(&argv, xstrdup(plan));
+		add_step(r, "apply", &argv, base, (const char *const *)env,
+		    false, false, true);
+	}
+	if (apply && !destroy) {
+		memset(&argv, 0, sizeof argv);
+		strv_add(&argv, xstrdup(tf));
+		strv_add(&argv, xstrdup("output"));
+		strv_add(&argv, xstrdup("-no-color"));
+		strv_add(&argv, xstrdup("-json"));
+		add_step(r, "output", &argv, base, (const char *const *)env,
+		    true, false, false);
+	}
+	free(plan);
+	free(tf);
+	free(env[0]);
+	free(env[1]);
+	free(env[2]);
+	return (0);
+}
+
+static int
+ansible_prepare(struct runner *r, const struct run_spec *rs,
+    const struct runner_settings *set, const struct proc_spec *base,
+    char **cause)
+{
+	struct strv	 argv;
+	char		*bin, *env[6];
+	const char	*playbook = set->playbook;
+	bool		 plan = strcmp(rs->action, "plan") == 0;
+	int		 error, i;
+
+	if (strcmp(rs->action, "destroy") == 0) {
+		if (set->destroy_playbook == NULL) {
+			*cause = xstrdup("the blueprint has no destroy_playbook");
+			return (-EINVAL);
+		}
+		playbook = set->destroy_playbook;
+	}
+	if ((error = find("ansible-playbook", &bin, cause)) != 0)
+		return (error);
+	memset(&argv, 0, sizeof argv);
+	strv_add(&argv, bin);
+	if (set->inventory != NULL) {
+		strv_add(&argv, xstrdup("-i"));
+		strv_add(&argv, xstrdup(set->inventory));
+	}
+	strv_add(&argv, xstrdup("-e"));
+	strv_add(&argv, xasprintf("@%s/inputs.json", rs->rundir));
+	if (plan) {
+		strv_add(&argv, xstrdup("--check"));
+		strv_add(&argv, xstrdup("--diff"));
+	}
+	strv_add(&argv, xstrdup(playbook));
+	env[0] = xstrdup("ANSIBLE_NOCOLOR=1");
+	env[1] = xstrdup("ANSIBLE_RETRY_FILES_ENABLED=0");
+	env[2] = xasprintf("ANSIBLE_LOCAL_TEMP=%s/tmp", rs->rundir);
+	env[3] = xstrdup("ANSIBLE_HOST_KEY_CHECKING=1");
+	env[4] = xstrdup("PYTHONUNBUFFERED=1");
+	env[5] = NULL;
+	add_step(r, plan ? "plan" : rs->action, &argv, base,
+	    (const char *const *)env, false, false, false);
+	for (i = 0; i < 5; i++)
+		free(env[i]);
+	return (0);
+}
+
+int
+runner_prepare(struct runner *r, const struct provider *p,
+    const struct run_spec *rs, const struct runner_settings *set,
+    char **cause)
+{
+	struct proc_spec	 base;
+	struct strv		 argv;
+	size_t			 i;
+	int			 error;
+
+	memset(r, 0, sizeof *r);
+	*cause = NULL;
+	r->kind = p->kind;
+	/* The script provider's spec: inputs file, environment, argv. */
+	if ((error = script_prepare(rs, &base, cause)) != 0)
+		return (error);
+	switch (p->kind) {
+	case PROVIDER_SCRIPT:
+		if (base.argv == NULL) {
+			*cause = xstrdup("the blueprint has no script.command");
+			error = -EINVAL;
+			break;
+		}
+		memset(&argv, 0, sizeof argv);
+		for (i = 0; base.argv[i] != NULL; i++)
+			strv_add(&argv, xstrdup(base.argv[i]));
+		add_step(r, rs->action, &argv, &base, NULL, false,
+		    strcmp(rs->action, "plan") == 0, false);
+		break;
+	case PROVIDER_TERRAFORM:
+	case PROVIDER_TOFU:
+		error = terraform_prepare(r, rs, set, &base, cause);
+		break;
+	case PROVIDER_ANSIBLE:
+		error = ansible_prepare(r, rs, set, &base, cause);
+		break;
+	}
+	script_spec_release(&base);
+	if (error != 0)
+		runner_release(r);
+	return (error);
+}
+
+void
+runner_release(struct runner *r)
+{
+	size_t	i;
+
+	for (i = 0; i < r->nsteps; i++)
+		script_spec_release(&r->steps[i].spec);
+	r->nsteps = 0;
+}
+
+/* terraform output -json: {"name": {"sensitive": b, "value": v}, ...} */
+static int
+terraform_outputs(const char *data, size_t len, json_t **out,
+    char ***secrets, size_t *nsecrets, char **cause)
+{
+	json_error_t	 jerr;
+	json_t		*all, *o, *v;
+	const char	*k;
+
+	if ((all = json_loadb(data, len, 0, &jerr)) == NULL ||
+	    !json_is_object(all)) {
+		*cause = xasprintf("terraform output -json: %s",
+		    all == NULL ? jerr.text : "not an object");
+		json_decref(all);
+		return (-EINVAL);
+	}
+	*out = json_object();
+	json_object_foreach(all, k, o) {
+		if ((v = json_object_get(o, "value")) == NULL)
+			continue;
+		json_object_set(*out, k, v);
+		if (json_is_true(json_object_get(o, "sensitive")) &&
+		    json_is_string(v)) {
+			*secrets = xreallocarray(*secrets, *nsecrets + 1,
+			    sizeof **secrets);
+			(*secrets)[(*nsecrets)++] = xstrdup(
+			    json_string_value(v));
+		}
+	}
+	json_decref(all);
+	return (0);
+}
+
+int
+runner_outputs(const struct runner *r, const struct run_spec *rs,
+    const char *captured, size_t len, json_t **out, char ***secrets,
+    size_t *nsecrets, char **cause)
+{
+	*out = NULL;
+	*cause = NULL;
+	if (r->kind == PROVIDER_TERRAFORM || r->kind == PROVIDER_TOFU)
+		return (terraform_outputs(captured != NULL ? captured : "{}",
+		    captured != NULL ? len : 2, out, secrets, nsecrets, cause));
+	return (script_outputs(rs, out, cause));
+}

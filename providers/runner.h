@@ -1,0 +1,60 @@
+/*
+ * What a provider runs for one action, as a list of steps (DESIGN.md
+ * section 4): the script provider's command; terraform's init, plan,
+ * apply of exactly that plan and output; ansible-playbook.  Each step is
+ * one supervised process; the engine runs them in order and stops at the
+ * first that fails.  The steps' files (inputs, plan, outputs) live in the
+ * run's private folder.
+ */
+#ifndef RUNNER_H
+#define RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "proc.h"
+#include "provider.h"
+#include "script.h"
+
+#define RUNNER_MAX_STEPS	4
+#define RUNNER_CAPTURE_MAX	(4 * 1024 * 1024)
+
+struct runner_step {
+	const char		*name;		/* "init", "plan", "apply"... */
+	struct proc_spec	 spec;
+	bool			 capture;	/* stdout to a buffer, not the log */
+	bool			 plan;		/* exit 2 means "changes" */
+	bool			 if_changes;	/* skipped when the plan had none */
+};
+
+struct runner {
+	enum provider_kind	 kind;
+	struct runner_step	 steps[RUNNER_MAX_STEPS];
+	size_t			 nsteps;
+};
+
+/* A provider's settings for a run, next to the script's run_spec. */
+struct runner_settings {
+	const char	*playbook;		/* ansible */
+	const char	*inventory;
+	const char	*destroy_playbook;
+	const char	*terraform_binary;	/* terraform, tofu or a path */
+	const char	*plugin_cache;		/* shared terraform plugin cache */
+};
+
+int	runner_prepare(struct runner *, const struct provider *,
+	    const struct run_spec *, const struct runner_settings *,
+	    char **cause);
+void	runner_release(struct runner *);
+/*
+ * The outputs of a successful apply: from $CLOUDSPHERE_OUTPUTS (script,
+ * ansible) or from "terraform output -json" (captured).  Values of
+ * sensitive Terraform outputs are added to *secrets.
+ */
+int	runner_outputs(const struct runner *, const struct run_spec *,
+	    const char *captured, size_t len, json_t **out, char ***secrets,
+	    size_t *nsecrets, char **cause);
+
+#endif
