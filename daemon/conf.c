@@ -374,7 +374,8 @@ parse_repo(struct cparse *p, const struct ynode *n, struct config_repo *r)
 	static const char *const keys[] = { "name", "url", "branch", "path",
 	    "poll_interval", "auth", "webhook", "forge", "ledger_branch",
 	    "pull_requests", NULL };
-	static const char *const akeys[] = { "ssh_key", "token_file", NULL };
+	static const char *const akeys[] = { "ssh_key", "token_file",
+	    "known_hosts", NULL };
 	static const char *const wkeys[] = { "forge", "secret_file", NULL };
 	static const char *const fkeys[] = { "kind", "api_url", "project",
 	    "token_file", NULL };
@@ -420,6 +421,10 @@ parse_repo(struct cparse *p, const struct ynode *n, struct config_repo *r)
 		r->token_file = get_path(p, m, "token_file", &line);
 		check_secret_file(p, r->token_file, line, "auth.token_file",
 		    false);
+		r->known_hosts = get_path(p, m, "known_hosts", &line);
+		if (r->known_hosts != NULL && access(r->known_hosts, R_OK) != 0)
+			cerr(p, line, "auth.known_hosts %s: %s", r->known_hosts,
+			    strerror(errno));
 	}
 	if ((m = get_map(p, n, "webhook")) != NULL) {
 		check_keys(p, m, "webhook", wkeys);
@@ -643,6 +648,7 @@ config_free(struct config *c)
 		free(r->path);
 		free(r->ssh_key);
 		free(r->token_file);
+		free(r->known_hosts);
 		free(r->webhook_forge);
 		free(r->webhook_secret_file);
 		free(r->forge_kind);

@@ -33,6 +33,7 @@ struct config_repo {
 	long			 poll_interval;	/* seconds; 0: off */
 	char			*ssh_key;
 	char			*token_file;
+	char			*known_hosts;
 	char			*webhook_forge;
 	char			*webhook_secret_file;
 	char			*forge_kind;

@@ -51,6 +51,7 @@ struct watch {
 	char			*path;
 	char			*ssh_key;
 	char			*token_file;
+	char			*known_hosts;
 	char			*mirror_dir;
 	long			 poll_interval;
 	struct event		*poll_ev;
@@ -153,7 +154,8 @@ static void *
 watch_main(void *arg)
 {
 	struct watch		*w = arg;
-	struct mirror_auth	 auth = { w->ssh_key, w->token_file };
+	struct mirror_auth	 auth = { w->ssh_key, w->token_file,
+	    w->known_hosts };
 	git_oid			 tip;
 	char			*cause = NULL, *trigger, *last;
 
@@ -386,6 +388,8 @@ watch_new(struct watch **out, struct event_base *base,
 	w->ssh_key = cr->ssh_key != NULL ? xstrdup(cr->ssh_key) : NULL;
 	w->token_file = cr->token_file != NULL ? xstrdup(cr->token_file) :
 	    NULL;
+	w->known_hosts = cr->known_hosts != NULL ?
+	    xstrdup(cr->known_hosts) : NULL;
 	w->poll_interval = cr->poll_interval;
 	w->cb = cb;
 	w->arg = arg;
@@ -503,6 +507,7 @@ watch_free(struct watch *w)
 	free(w->path);
 	free(w->ssh_key);
 	free(w->token_file);
+	free(w->known_hosts);
 	free(w->mirror_dir);
 	free(w->watched_gitdir);
 	free(w->req_trigger);

@@ -14,6 +14,8 @@
 #include <time.h>
 
 #include <git2.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "compat.h"
 #include "mirror.h"
@@ -28,6 +30,8 @@ struct mirror {
 	char			*ref;		/* refs/remotes/origin/BRANCH */
 	char			*ssh_key;
 	char			*token_file;
+	char			*known_hosts;
+	char			*host_error;	/* why a host key was refused */
 	git_repository		*repo;
 	git_remote		*remote;	/* anonymous, made once */
 	time_t			 deadline;	/* of the fetch under way */
@@ -71,6 +75,8 @@ mirror_open(struct mirror **out, const char *dir, const char *url,
 		m->ssh_key = xstrdup(auth->ssh_key);
 	if (auth != NULL && auth->token_file != NULL)
 		m->token_file = xstrdup(auth->token_file);
+	if (auth != NULL && auth->known_hosts != NULL)
+		m->known_hosts = xstrdup(auth->known_hosts);
 
 	if (git_repository_open_bare(&m->repo, dir) != 0 &&
 	    git_repository_init(&m->repo, dir, 1) != 0) {
@@ -158,6 +164,167 @@ mirror_sideband(const char *str, int len, void *arg)
 	return (mirror_progress(NULL, arg));
 }
 
+
+/* Does a known_hosts host field (comma list, maybe hashed) name host? */
+static bool
+known_host_matches(const char *field, const char *name)
+{
+	char		*copy = xstrdup(field), *p, *save = NULL;
+	unsigned char	 salt[64], hash[64], mac[EVP_MAX_MD_SIZE];
+	unsigned int	 maclen;
+	int		 n1, n2;
+	bool		 found = false;
+
+	for (p = strtok_r(copy, ",", &save); p != NULL && !found;
+	    p = strtok_r(NULL, ",", &save)) {
+		if (strncmp(p, "|1|", 3) == 0) {
+			char *bar = strchr(p + 3, '|');
+
+			if (bar == NULL)
+				continue;
+			*bar = '\0';
+			n1 = EVP_DecodeBlock(salt, (const unsigned char *)p + 3,
+			    (int)strlen(p + 3));
+			n2 = EVP_DecodeBlock(hash,
+			    (const unsigned char *)bar + 1,
+			    (int)strlen(bar + 1));
+			if (n1 < 20 || n2 < 20)
+				continue;
+			HMAC(EVP_sha1(), salt, 20, (const unsigned char *)name,
+			    strlen(name), mac, &maclen);
+			found = maclen == 20 && memcmp(mac, hash, 20) == 0;
+		} else
+			found = strcmp(p, name) == 0;
+	}
+	free(copy);
+	return (found);
+}
+
+int
+mirror_known_host(const char *file, const char *host, int port,
+    const unsigned char *key, size_t keylen, char **cause)
+{
+	FILE		*f;
+	char		*line = NULL, *name, *b64;
+	size_t		 size = 0;
+	bool		 seen = false;
+	int		 error = -ENOENT;
+
+	*cause = NULL;
+	if ((f = fopen(file, "re")) == NULL)
+		return (-ENOENT);
+	name = port == 22 || port <= 0 ? xstrdup(host) :
+	    xasprintf("[%s]:%d", host, port);
+	b64 = xcalloc(1, 4 * ((keylen + 2) / 3) + 1);
+	EVP_EncodeBlock((unsigned char *)b64, key, (int)keylen);
+	while (getline(&line, &size, f) != -1) {
+		char	*fields[4], *p = line, *save = NULL;
+		int	 n = 0;
+		bool	 revoked = false;
+
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		for (p = strtok_r(line, " \t", &save); p != NULL && n < 4;
+		    p = strtok_r(NULL, " \t", &save))
+			fields[n++] = p;
+		if (n >= 1 && fields[0][0] == '@') {
+			if (strcmp(fields[0], "@revoked") != 0)
+				continue;	/* @cert-authority: not here */
+			revoked = true;
+			memmove(fields, fields + 1, sizeof fields[0] * 3);
+			n--;
+		}
+		if (n < 3 || !known_host_matches(fields[0], name))
+			continue;
+		if (strcmp(fields[2], b64) == 0) {
+			if (revoked) {
+				*cause = xasprintf("the host key of %s is revoked in %s",
+				    name, file);
+				error = -EPERM;
+				break;
+			}
+			error = 0;
+			break;
+		}
+		seen = true;
+	}
+	if (error == -ENOENT && seen) {
+		*cause = xasprintf("the host key of %s does not match %s",
+		    name, file);
+		error = -EPERM;
+	}
+	free(line);
+	free(b64);
+	free(name);
+	fclose(f);
+	return (error);
+}
+
+/* The port of an ssh:// URL (22 for scp-like ones). */
+static int
+url_ssh_port(const char *url)
+{
+	const char	*p, *colon, *slash;
+
+	if (strncmp(url, "ssh://", 6) != 0)
+		return (22);
+	p = url + 6;
+	if ((slash = strchr(p, '/')) == NULL)
+		slash = p + strlen(p);
+	if ((colon = memchr(p, ':', (size_t)(slash - p))) == NULL)
+		return (22);
+	return (atoi(colon + 1));
+}
+
+/* libgit2's certificate check: SSH host keys against known_hosts. */
+static int
+mirror_certificate(git_cert *cert, int valid, const char *host, void *arg)
+{
+	struct mirror		*m = arg;
+	git_cert_hostkey	*hk = (git_cert_hostkey *)cert;
+	const char		*files[3];
+	char			*home = NULL, *cause = NULL;
+	int			 port, error = -ENOENT;
+	size_t			 i, n = 0;
+
+	if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2)
+		return (valid ? 0 : GIT_ECERTIFICATE);	/* TLS: as verified */
+	if (!(hk->type & GIT_CERT_SSH_RAW) || hk->hostkey_len == 0) {
+		free(m->host_error);
+		m->host_error = xasprintf("no host key from %s", host);
+		return (GIT_ECERTIFICATE);
+	}
+	port = url_ssh_port(m->url);
+	if (m->known_hosts != NULL)
+		files[n++] = m->known_hosts;
+	else {
+		if (getenv("HOME") != NULL)
+			files[n++] = home = xasprintf("%s/.ssh/known_hosts",
+			    getenv("HOME"));
+		files[n++] = "/etc/ssh/ssh_known_hosts";
+	}
+	for (i = 0; i < n && error == -ENOENT; i++) {
+		free(cause);
+		cause = NULL;
+		error = mirror_known_host(files[i], host, port,
+		    (const unsigned char *)hk->hostkey, hk->hostkey_len,
+		    &cause);
+	}
+	free(m->host_error);
+	m->host_error = NULL;
+	if (error == -ENOENT)
+		m->host_error = xasprintf("host %s is not in %s: add its key (ssh-keyscan)",
+		    host, m->known_hosts != NULL ? m->known_hosts :
+		    "~/.ssh/known_hosts or /etc/ssh/ssh_known_hosts");
+	else if (error != 0)
+		m->host_error = cause;
+	else
+		free(cause);
+	free(home);
+	return (error == 0 ? 0 : GIT_ECERTIFICATE);
+}
+
 int
 mirror_tip(struct mirror *m, git_oid *tip)
 {
@@ -202,14 +369,19 @@ mirror_fetch(struct mirror *m, int deadline, git_oid *tip, char **cause)
 	m->tries = 0;
 	m->deadline = deadline > 0 ? time(NULL) + deadline : 0;
 	opts.callbacks.credentials = mirror_credentials;
+	opts.callbacks.certificate_check = mirror_certificate;
 	opts.callbacks.transfer_progress = mirror_progress;
 	opts.callbacks.sideband_progress = mirror_sideband;
 	opts.callbacks.payload = m;
 	opts.prune = GIT_FETCH_NO_PRUNE;
 	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	opts.update_fetchhead = 0;
+	free(m->host_error);
+	m->host_error = NULL;
 	if (git_remote_fetch(remote, &specs, &opts, "cloudsphere fetch") != 0) {
-		*cause = mirror_cause("fetch failed");
+		*cause = m->host_error != NULL ?
+		    xasprintf("fetch refused: %s", m->host_error) :
+		    mirror_cause("fetch failed");
 		goto out;
 	}
 	if (mirror_tip(m, tip) != 0) {
@@ -250,6 +422,8 @@ mirror_free(struct mirror *m)
 	free(m->ref);
 	free(m->ssh_key);
 	free(m->token_file);
+	free(m->known_hosts);
+	free(m->host_error);
 	free(m);
 	git_libgit2_shutdown();
 }

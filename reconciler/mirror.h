@@ -17,7 +17,17 @@
 struct mirror_auth {
 	const char	*ssh_key;	/* private key file, or NULL */
 	const char	*token_file;	/* HTTPS token file, or NULL */
+	/*
+	 * SSH host keys are checked against this known_hosts file, or else
+	 * ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts; a host that is
+	 * not there, or whose key differs, is refused.
+	 */
+	const char	*known_hosts;
 };
+
+/* Is the key (raw, from the SSH handshake) the one known for host:port? */
+int	mirror_known_host(const char *file, const char *host, int port,
+	    const unsigned char *key, size_t keylen, char **cause);
 
 struct mirror;
 
