@@ -426,6 +426,29 @@ schedule_retry(struct engine_repo *r, int64_t at)
 	evtimer_add(r->retry_ev, &tv);
 }
 
+static bool
+same(const char *a, const char *b)
+{
+	return ((a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && strcmp(a, b) == 0));
+}
+
+/* Record the desired state, unless it is what the row already says. */
+static void
+set_desired(struct engine *e, const struct store_deployment *row,
+    const char *blueprint, const char *environment, const char *commit,
+    const char *fingerprint, bool suspended)
+{
+	if (same(row->blueprint, blueprint) &&
+	    same(row->environment, environment) &&
+	    same(row->desired_commit, commit) &&
+	    same(row->desired_fingerprint, fingerprint) &&
+	    row->suspended == suspended)
+		return;
+	store_deployment_set_desired(e->store, row->id, blueprint,
+	    environment, commit, fingerprint, suspended);
+}
+
 /* One present deployment. */
 static void
 pass_deployment(struct engine_repo *r, struct emodel *em,
@@ -455,7 +478,7 @@ pass_deployment(struct engine_repo *r, struct emodel *em,
 	if (engine_busy(e, row->id))
 		return;
 	if (!d->valid) {
-		store_deployment_set_desired(e->store, row->id,
+		set_desired(e, row,
 		    d->doc != NULL && d->blueprint != NULL ?
 		    d->blueprint->name : NULL, d->environment != NULL ?
 		    d->environment->name : NULL, em->commit, NULL, d->suspended);
@@ -479,17 +502,16 @@ pass_deployment(struct engine_repo *r, struct emodel *em,
 		return;
 	}
 	if (model_fingerprint(fp, d, &res, &cause) != 0) {
-		store_deployment_set_desired(e->store, row->id,
-		    d->blueprint->name, d->environment->name, em->commit, NULL,
-		    false);
+		set_desired(e, row, d->blueprint->name, d->environment->name,
+		    em->commit, NULL, false);
 		set_phase(e, row, "failed", 0, "cannot resolve inputs", cause);
 		free(cause);
 		return;
 	}
 	changed = row->desired_fingerprint == NULL ||
 	    strcmp(row->desired_fingerprint, fp) != 0;
-	store_deployment_set_desired(e->store, row->id, d->blueprint->name,
-	    d->environment->name, em->commit, fp, false);
+	set_desired(e, row, d->blueprint->name, d->environment->name,
+	    em->commit, fp, false);
 	if (row->applied_fingerprint != NULL &&
 	    strcmp(row->applied_fingerprint, fp) == 0) {
 		if (strcmp(row->phase, "ready") != 0 &&
@@ -624,6 +646,8 @@ pass_repo(struct engine_repo *r)
 
 	if (r->cur == NULL)
 		return;
+	/* One transaction per pass, not one per deployment. */
+	store_begin(r->e->store);
 	rows_load(r->e, r, &rows);
 	for (i = 0; i < r->cur->m->ndeployments; i++)
 		pass_deployment(r, r->cur, r->cur->m->deployments[i], &rows);
@@ -631,6 +655,7 @@ pass_repo(struct engine_repo *r)
 	rows_load(r->e, r, &rows);
 	pass_removed(r, &rows);
 	rows_release(&rows);
+	store_commit(r->e->store);
 }
 
 static void
