@@ -118,7 +118,7 @@ jraw(const char *s)
 static json_t *
 api_run_json(const struct store_run *r)
 {
-	return (json_pack("{sI ss* ss* ss* ss* ss* ss* ss* so so ss* so so so so}",
+	return (json_pack("{sI ss* ss* ss* ss* ss* ss* ss* so so ss* ss* so so so so}",
 	    "id", (json_int_t)r->id,
 	    "deployment", r->deployment,
 	    "repository", r->repository,
@@ -131,6 +131,7 @@ api_run_json(const struct store_run *r)
 	    json_integer(r->exit_code) : json_null(),
 	    "log_bytes", json_integer(r->log_bytes),
 	    "cause", r->cause,
+	    "summary", r->summary,
 	    "queued_at", jtime(r->queued_at),
 	    "started_at", jtime(r->started_at),
 	    "finished_at", jtime(r->finished_at),

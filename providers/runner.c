@@ -160,11 +160,13 @@ terraform_prepare(struct runner *r, const struct run_spec *rs,
 	strv_add(&argv, xstrdup("-input=false"));
 	strv_add(&argv, xstrdup("-no-color"));
 	strv_add(&argv, xstrdup("-detailed-exitcode"));
+	strv_add(&argv, xstrdup("-json"));
 	if (destroy)
 		strv_add(&argv, xstrdup("-destroy"));
 	strv_add(&argv, xasprintf("-out=%s", plan));
 	add_step(r, "plan", &argv, base, (const char *const *)env, false,
 	    true, false);
+	r->steps[r->nsteps - 1].parser = RUNNER_TFJSON;
 
 	if (apply) {
 		memset(&argv, 0, sizeof argv);
@@ -172,9 +174,11 @@ terraform_prepare(struct runner *r, const struct run_spec *rs,
 		strv_add(&argv, xstrdup("apply"));
 		strv_add(&argv, xstrdup("-input=false"));
 		strv_add(&argv, xstrdup("-no-color"));
+		strv_add(&argv, xstrdup("-json"));
 		strv_add(&argv, xstrdup(plan));
 		add_step(r, "apply", &argv, base, (const char *const *)env,
 		    false, false, true);
+		r->steps[r->nsteps - 1].parser = RUNNER_TFJSON;
 	}
 	if (apply && !destroy) {
 		memset(&argv, 0, sizeof argv);
@@ -234,6 +238,7 @@ ansible_prepare(struct runner *r, const struct run_spec *rs,
 	env[5] = NULL;
 	add_step(r, plan ? "plan" : rs->action, &argv, base,
 	    (const char *const *)env, false, false, false);
+	r->steps[r->nsteps - 1].parser = RUNNER_RECAP;
 	for (i = 0; i < 5; i++)
 		free(env[i]);
 	return (0);

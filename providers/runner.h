@@ -21,8 +21,15 @@
 #define RUNNER_MAX_STEPS	4
 #define RUNNER_CAPTURE_MAX	(4 * 1024 * 1024)
 
+enum runner_parser {
+	RUNNER_RAW,		/* output to the log as it is */
+	RUNNER_TFJSON,		/* terraform -json: tfjson.h */
+	RUNNER_RECAP,		/* ansible-playbook: recap.h */
+};
+
 struct runner_step {
 	const char		*name;		/* "init", "plan", "apply"... */
+	enum runner_parser	 parser;
 	struct proc_spec	 spec;
 	bool			 capture;	/* stdout to a buffer, not the log */
 	bool			 plan;		/* exit 2 means "changes" */

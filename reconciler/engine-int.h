@@ -20,7 +20,9 @@
 #include "proc.h"
 #include "provider.h"
 #include "redact.h"
+#include "recap.h"
 #include "runner.h"
+#include "tfjson.h"
 #include "script.h"
 
 /* A model and the commit it was read from, shared by the runs using it. */
@@ -88,6 +90,9 @@ struct erun {
 	bool			 changes;	/* what the plan step said */
 	int			 last_exit;
 	struct buf		 captured;	/* a capture step's stdout */
+	struct tfjson		 tf;		/* of the running step */
+	struct recap		 recap;
+	char			*summary;	/* of the plan (or apply) */
 	char			*cancel_why;
 	bool			 interrupted;
 };

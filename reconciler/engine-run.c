@@ -72,6 +72,8 @@ erun_queue(struct engine_repo *r, struct emodel *em,
 	run->state = ERUN_QUEUED;
 	buf_init(&run->pending, ERUN_FLUSH_BYTES * 4);
 	buf_init(&run->captured, RUNNER_CAPTURE_MAX);
+	tfjson_init(&run->tf);
+	recap_init(&run->recap);
 	TAILQ_INSERT_TAIL(&e->runs, run, entry);
 	return (id);
 }
@@ -90,6 +92,9 @@ erun_free(struct erun *run)
 		event_free(run->flush_ev);
 	runner_release(&run->runner);
 	buf_release(&run->captured);
+	tfjson_release(&run->tf);
+	recap_release(&run->recap);
+	free(run->summary);
 	logcap_release(&run->cap);
 	redact_free(run->redact);
 	buf_release(&run->pending);
@@ -386,6 +391,25 @@ erun_capture(const char *data, size_t len, void *arg)
 	buf_add(&run->captured, data, len);
 }
 
+/* terraform -json: the human messages go to the log. */
+static void
+erun_tfjson(const char *data, size_t len, void *arg)
+{
+	struct erun	*run = arg;
+
+	tfjson_feed(&run->tf, data, len, erun_output, run);
+}
+
+/* ansible-playbook: read for its recap on the way to the log. */
+static void
+erun_recap(const char *data, size_t len, void *arg)
+{
+	struct erun	*run = arg;
+
+	recap_feed(&run->recap, data, len);
+	erun_output(data, len, run);
+}
+
 /* Start the current step, skipping what the plan made useless. */
 static void
 erun_step(struct erun *run)
@@ -408,8 +432,12 @@ erun_step(struct erun *run)
 		erun_note(run, "%s", s->name);
 	proc_free(run->proc);
 	run->proc = NULL;
+	tfjson_release(&run->tf);
+	tfjson_init(&run->tf);
 	if (proc_spawn(&run->proc, &s->spec, s->capture ? erun_capture :
-	    erun_output, erun_exited, run, &cause) != 0) {
+	    s->parser == RUNNER_TFJSON ? erun_tfjson :
+	    s->parser == RUNNER_RECAP ? erun_recap : erun_output,
+	    erun_exited, run, &cause) != 0) {
 		erun_note(run, "%s", cause);
 		erun_finish(run, "failed", -1, cause, NULL);
 		free(cause);
@@ -463,6 +491,8 @@ erun_done(struct erun *run)
 		free(cause);
 		return;
 	}
+	if (run->summary != NULL)
+		erun_note(run, "%s", run->summary);
 	if (run->action == PROVIDER_PLAN)
 		cause = xstrdup(run->changes ? "changes" : "no changes");
 	else if (run->runner.nsteps == 1)
@@ -484,10 +514,24 @@ erun_exited(const struct proc_result *pr, void *arg)
 {
 	struct erun		*run = arg;
 	struct runner_step	*s = &run->runner.steps[run->step];
-	char			*cause;
+	char			*cause, *summary, *detail;
 	const char		*state = NULL;
 
 	run->last_exit = pr->exit_code;
+	if (s->parser == RUNNER_TFJSON) {
+		tfjson_finish(&run->tf, erun_output, run);
+		if ((summary = tfjson_summary(&run->tf)) != NULL) {
+			if (s->plan || run->summary == NULL) {
+				free(run->summary);
+				run->summary = summary;
+			} else
+				free(summary);
+		}
+	} else if (s->parser == RUNNER_RECAP) {
+		recap_finish(&run->recap);
+		free(run->summary);
+		run->summary = recap_summary(&run->recap);
+	}
 	if (pr->cancelled)
 		state = run->interrupted ? "interrupted" : "cancelled";
 	else if (pr->timed_out)
@@ -496,6 +540,8 @@ erun_exited(const struct proc_result *pr, void *arg)
 		run->changes = pr->exit_code == 2;
 	else if (pr->exit_code != 0)
 		state = "failed";
+	else if (s->parser == RUNNER_RECAP && run->action == PROVIDER_PLAN)
+		run->changes = run->recap.changed > 0;	/* --check --diff */
 	if (state == NULL) {
 		if (s->capture && run->captured.len == 0 && pr->exit_code != 0)
 			state = "failed";
@@ -505,12 +551,22 @@ erun_exited(const struct proc_result *pr, void *arg)
 			return;
 		}
 	}
+	detail = NULL;
+	if (strcmp(state, "failed") == 0 && s->parser == RUNNER_TFJSON)
+		detail = tfjson_cause(&run->tf);
+	else if (strcmp(state, "failed") == 0 && s->parser == RUNNER_RECAP)
+		detail = recap_cause(&run->recap, pr->exit_code);
 	if (run->interrupted)
 		cause = xstrdup("interrupted: the daemon stopped");
+	else if (detail != NULL && s->parser == RUNNER_TFJSON)
+		cause = xasprintf("%s: %s: %s", s->name, pr->cause, detail);
+	else if (detail != NULL)
+		cause = xstrdup(detail);
 	else if (run->runner.nsteps > 1)
 		cause = xasprintf("%s: %s", s->name, pr->cause);
 	else
 		cause = xstrdup(pr->cause);
+	free(detail);
 	erun_note(run, "%s: %s", state, cause);
 	erun_finish(run, state, pr->exit_code, cause, NULL);
 	free(cause);
@@ -530,6 +586,13 @@ erun_finish(struct erun *run, const char *state, int exit_code,
 	erun_flush(run);
 	store_begin(e->store);
 	store_run_finish(e->store, run->id, state, exit_code, cause, outputs);
+	if (run->summary != NULL) {
+		char *safe = redact_string(run->secrets, run->nsecrets,
+		    run->summary);
+
+		store_run_set_summary(e->store, run->id, safe);
+		free(safe);
+	}
 	if (store_deployment_get_by_id(e->store, run->dep_id, &row) == 0) {
 		if (run->action == PROVIDER_APPLY && ok) {
 			store_deployment_set_applied(e->store, row.id,

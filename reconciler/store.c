@@ -84,6 +84,8 @@ static const char *const migrations[] = {
 	"  run_id INTEGER NOT NULL DEFAULT 0,"
 	"  reason TEXT, at INTEGER NOT NULL);"
 	"CREATE INDEX transitions_by_deployment ON transitions (deployment_id, id);",
+	/* 1 -> 2: what a plan or an apply found, in one line. */
+	"ALTER TABLE runs ADD COLUMN summary TEXT;",
 };
 
 #define NMIGRATIONS	(sizeof migrations / sizeof migrations[0])
@@ -793,7 +795,8 @@ store_transition_release(struct store_transition *t)
 #define RUN_COLUMNS \
 	"u.id, u.deployment_id, d.name, r.name, u.action, u.trigger," \
 	" u.commit_id, u.fingerprint, u.state, u.exit_code, u.cause," \
-	" u.outputs, u.queued_at, u.started_at, u.finished_at, u.log_bytes" \
+	" u.outputs, u.queued_at, u.started_at, u.finished_at, u.log_bytes," \
+	" u.summary" \
 	" FROM runs u JOIN deployments d ON d.id = u.deployment_id" \
 	" JOIN repositories r ON r.id = d.repository_id"
 
@@ -817,6 +820,7 @@ run_row(sqlite3_stmt *st, struct store_run *u)
 	u->started_at = sqlite3_column_int64(st, 13);
 	u->finished_at = sqlite3_column_int64(st, 14);
 	u->log_bytes = sqlite3_column_int64(st, 15);
+	u->summary = col_text(st, 16);
 }
 
 void
@@ -833,6 +837,7 @@ store_run_release(struct store_run *u)
 	free(u->state);
 	free(u->cause);
 	free(u->outputs);
+	free(u->summary);
 	memset(u, 0, sizeof *u);
 }
 
@@ -893,6 +898,19 @@ store_run_finish(struct store *s, int64_t id, const char *state,
 	bind_text(st, 4, outputs);
 	sqlite3_bind_int64(st, 5, store_now());
 	sqlite3_bind_int64(st, 6, id);
+	return (step_done(s, st));
+}
+
+int
+store_run_set_summary(struct store *s, int64_t id, const char *summary)
+{
+	sqlite3_stmt	*st;
+
+	st = stmt(s, "UPDATE runs SET summary = ? WHERE id = ?");
+	if (st == NULL)
+		return (-EIO);
+	bind_text(st, 1, summary);
+	sqlite3_bind_int64(st, 2, id);
 	return (step_done(s, st));
 }
 

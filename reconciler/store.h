@@ -18,7 +18,7 @@
 
 #include "buf.h"
 
-#define STORE_SCHEMA_VERSION	1
+#define STORE_SCHEMA_VERSION	2
 
 struct store;
 
@@ -72,6 +72,7 @@ struct store_run {
 	int64_t	 started_at;
 	int64_t	 finished_at;
 	int64_t	 log_bytes;
+	char	*summary;		/* "2 to add, 0 to change, 1 to destroy" */
 };
 
 struct store_transition {
@@ -135,6 +136,7 @@ int	store_run_insert(struct store *, int64_t deployment_id,
 int	store_run_start(struct store *, int64_t id);
 int	store_run_finish(struct store *, int64_t id, const char *state,
 	    int exit_code, const char *cause, const char *outputs);
+int	store_run_set_summary(struct store *, int64_t id, const char *);
 int	store_run_get(struct store *, int64_t id, struct store_run *out);
 int	store_run_list(struct store *, int64_t deployment_id, size_t limit,
 	    struct store_run **out, size_t *n);

@@ -26,7 +26,12 @@ gone() { ! kill -0 "$gpid" 2>/dev/null || grep -q '^[^ ]* ([^)]*) Z' "/proc/$gpi
 check "the grandchild ($gpid) was killed too" d_wait_cond 5 gone
 
 d_check_phase bad failed
-bad_cause() { d_ctl show bad | grep -q 'cause: *exited 3'; }
+# The first run's cause (the deployment itself may be retrying already).
+bad_cause() {
+	d_ctl --json runs bad | python3 -c "import json,sys
+r = json.load(sys.stdin)[-1]
+sys.exit(0 if r['state'] == 'failed' and r['cause'] == 'exited 3' else 1)"
+}
 check "the failing run's cause is its exit status" bad_cause
 retried() { test "$(d_runs bad | wc -l)" -ge 2; }
 check "the failed deployment is retried with backoff" d_wait_cond 15 retried

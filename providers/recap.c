@@ -1,0 +1,190 @@
+/*
+ * Reading ansible-playbook's output for its recap and errors.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recap.h"
+#include "xmalloc.h"
+
+#define RECAP_LINE_MAX	(64 * 1024)
+
+void
+recap_init(struct recap *r)
+{
+	memset(r, 0, sizeof *r);
+	buf_init(&r->line, RECAP_LINE_MAX);
+}
+
+void
+recap_release(struct recap *r)
+{
+	buf_release(&r->line);
+	free(r->error);
+	memset(r, 0, sizeof *r);
+}
+
+static int
+field(const char *line, const char *name)
+{
+	char		 key[32];
+	const char	*p;
+
+	snprintf(key, sizeof key, " %s=", name);
+	if ((p = strstr(line, key)) == NULL)
+		return (0);
+	return (atoi(p + strlen(key)));
+}
+
+static void
+recap_line(struct recap *r, const char *line)
+{
+	if (strncmp(line, "ERROR! ", 7) == 0 && r->error == NULL) {
+		r->error = xstrdup(line + 7);
+		return;
+	}
+	if (strncmp(line, "PLAY RECAP", 10) == 0) {
+		r->in_recap = true;
+		r->seen = true;
+		return;
+	}
+	if (!r->in_recap)
+		return;
+	/* "host : ok=3 changed=2 unreachable=0 failed=0 ..." */
+	if (strstr(line, " : ok=") == NULL && strstr(line, ": ok=") == NULL) {
+		if (line[0] != '\0')
+			r->in_recap = false;
+		return;
+	}
+	r->hosts++;
+	r->ok += field(line, "ok");
+	r->changed += field(line, "changed");
+	r->unreachable += field(line, "unreachable");
+	r->failed += field(line, "failed");
+	r->skipped += field(line, "skipped");
+	r->rescued += field(line, "rescued");
+	r->ignored += field(line, "ignored");
+}
+
+void
+recap_feed(struct recap *r, const char *data, size_t len)
+{
+	const char	*nl;
+	size_t		 n;
+
+	while (len > 0) {
+		nl = memchr(data, '\n', len);
+		n = nl != NULL ? (size_t)(nl - data) : len;
+		if (buf_add(&r->line, data, n) != 0)
+			buf_reset(&r->line);	/* a huge line: not ours */
+		if (nl == NULL)
+			return;
+		recap_line(r, r->line.data);
+		buf_reset(&r->line);
+		data += n + 1;
+		len -= n + 1;
+	}
+}
+
+void
+recap_finish(struct recap *r)
+{
+	if (r->line.len > 0)
+		recap_line(r, r->line.data);
+	buf_reset(&r->line);
+}
+
+int
+recap_json(struct recap *r, const char *doc, size_t len)
+{
+	json_t		*j, *stats, *h;
+	const char	*host;
+
+	if ((j = json_loadb(doc, len, 0, NULL)) == NULL)
+		return (-1);
+	if (!json_is_object(stats = json_object_get(j, "stats"))) {
+		json_decref(j);
+		return (-1);
+	}
+	r->seen = true;
+	json_object_foreach(stats, host, h) {
+		r->hosts++;
+		r->ok += (int)json_integer_value(json_object_get(h, "ok"));
+		r->changed += (int)json_integer_value(json_object_get(h,
+		    "changed"));
+		r->unreachable += (int)json_integer_value(json_object_get(h,
+		    "unreachable"));
+		r->failed += (int)json_integer_value(json_object_get(h,
+		    "failures"));
+		r->skipped += (int)json_integer_value(json_object_get(h,
+		    "skipped"));
+		r->rescued += (int)json_integer_value(json_object_get(h,
+		    "rescued"));
+		r->ignored += (int)json_integer_value(json_object_get(h,
+		    "ignored"));
+	}
+	json_decref(j);
+	return (0);
+}
+
+char *
+recap_summary(const struct recap *r)
+{
+	if (!r->seen)
+		return (NULL);
+	return (xasprintf("%d changed, %d failed, %d unreachable (%d ok, %d skipped) on %d host%s",
+	    r->changed, r->failed, r->unreachable, r->ok, r->skipped,
+	    r->hosts, r->hosts == 1 ? "" : "s"));
+}
+
+char *
+recap_cause(const struct recap *r, int code)
+{
+	const char	*what;
+
+	switch (code) {
+	case 0:
+		return (xstrdup("exited 0"));
+	case 1:
+		what = "error";
+		break;
+	case 2:
+		if (r->seen)
+			return (xasprintf("exited 2: %d host%s failed",
+			    r->failed, r->failed == 1 ? "" : "s"));
+		what = "failed, or bad command line";
+		break;
+	case 4:
+		if (r->seen && r->unreachable > 0)
+			return (xasprintf("exited 4: %d host%s unreachable%s",
+			    r->unreachable, r->unreachable == 1 ? "" : "s",
+			    r->failed > 0 ? ", some failed" : ""));
+		what = "the playbook could not be parsed";
+		break;
+	case 5:
+		what = "bad options";
+		break;
+	case 6:
+		what = "arguments are not UTF-8";
+		break;
+	case 99:
+		what = "interrupted";
+		break;
+	case 250:
+		what = "unexpected error in ansible-playbook";
+		break;
+	case 255:
+		what = "unknown error";
+		break;
+	default:
+		what = "error";
+		break;
+	}
+	if (r->error != NULL)
+		return (xasprintf("exited %d: %s: %s", code, what, r->error));
+	return (xasprintf("exited %d: %s", code, what));
+}

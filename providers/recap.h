@@ -1,0 +1,38 @@
+/*
+ * What ansible-playbook says: the PLAY RECAP of the default output (or the
+ * stats of the json callback's document), the first "ERROR!" line, and a
+ * cause for each of its exit codes (DESIGN.md section 4; the codes are
+ * those of ansible-core's CLI and task queue manager).
+ */
+#ifndef RECAP_H
+#define RECAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+
+struct recap {
+	struct buf	 line;
+	bool		 in_recap;
+	bool		 seen;		/* a recap was read */
+	int		 hosts;
+	int		 ok, changed, unreachable, failed, skipped, rescued,
+			 ignored;
+	char		*error;		/* the first "ERROR! ..." line */
+};
+
+void	 recap_init(struct recap *);
+void	 recap_release(struct recap *);
+void	 recap_feed(struct recap *, const char *, size_t);
+void	 recap_finish(struct recap *);
+/* The stats of the json callback's document, into the same counters. */
+int	 recap_json(struct recap *, const char *doc, size_t len);
+/* "2 changed, 1 failed (4 ok) on 1 host" */
+char	*recap_summary(const struct recap *);
+/* One line for a non-zero exit status. */
+char	*recap_cause(const struct recap *, int exit_code);
+
+#endif
