@@ -26,7 +26,10 @@ int		 store_step_done(struct store *, sqlite3_stmt *);
 int		 store_step_row(struct store *, sqlite3_stmt *);
 /* Run the SQL text (several statements) without caching it. */
 int		 store_exec(struct store *, const char *sql);
-/* End an internal transaction: commit if error is 0, else roll back. */
+/*
+ * End an internal transaction: commit, unless a statement failed.  Only
+ * errors found before any write may leave s->failed unset.
+ */
 int		 store_end(struct store *, int error);
 
 void		 store_bind_text(sqlite3_stmt *, int, const char *);

@@ -388,14 +388,22 @@ store_rollback(struct store *s)
 	return (0);
 }
 
+/*
+ * A function that fails before it writes anything (no such row, a run
+ * already finished) leaves the caller's transaction alive; a failed
+ * statement dooms it.
+ */
 int
 store_end(struct store *s, int error)
 {
-	if (error != 0) {
+	int	end;
+
+	if (error != 0 && s->failed) {
 		store_rollback(s);
 		return (error);
 	}
-	return (store_commit(s));
+	end = store_commit(s);
+	return (error != 0 ? error : end);
 }
 
 static int

@@ -645,6 +645,14 @@ test_transactions(void **state)
 	assert_int_equal(store_commit(f->s), -EINVAL);
 	assert_int_equal(store_rollback(f->s), -EINVAL);
 
+	/* A failed statement in a function's own transaction. */
+	assert_int_equal(store_run_insert(f->s, 999, "apply", "poll", NULL,
+	    NULL, &id), -ENOENT);
+	assert_int_equal(store_deployment_ensure(f->s, 999, "x", &id),
+	    -ENOENT);
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_commit(f->s), 0);
+
 	/* Nested: only the outer commit counts. */
 	assert_int_equal(store_begin(f->s), 0);
 	run = new_run(f, dep, "apply");
@@ -690,9 +698,14 @@ test_transactions(void **state)
 		store_run_release(&u);
 	}
 
-	/* And the next transaction starts clean. */
+	/* A function that fails before writing leaves it alive. */
 	assert_int_equal(store_begin(f->s), 0);
 	assert_int_equal(store_run_start(f->s, run), 0);
+	assert_int_equal(store_deployment_set_phase(f->s, 999, "ready", 0,
+	    "x", NULL), -ENOENT);
+	assert_int_equal(store_log_append(f->s, 999, "x", 1), -ENOENT);
+	assert_int_equal(store_run_start(f->s, run), -EALREADY);
+	assert_int_equal(store_deployment_delete(f->s, dep), -EBUSY);
 	assert_int_equal(store_commit(f->s), 0);
 	assert_int_equal(store_run_start(f->s, run), -EALREADY);
 
