@@ -615,7 +615,10 @@ config_load(struct config **out, const char *path, struct diags *errs)
 	}
 	p.c = xcalloc(1, sizeof *p.c);
 	p.c->file = abs;
+	/* Branch names are checked by libgit2, whose errors need it set up. */
+	git_libgit2_init();
 	parse_top(&p, root);
+	git_libgit2_shutdown();
 	ynode_free(root);
 	free(p.dir);
 	if (errs->n > p.before) {
