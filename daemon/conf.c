@@ -139,7 +139,7 @@ get_path(struct cparse *p, const struct ynode *map, const char *key,
 int
 config_parse_duration(const char *s, long *out)
 {
-	long		 total = 0, v;
+	long		 total = 0, v, unit;
 	const char	*p = s;
 	char		*end;
 	bool		 any = false;
@@ -155,28 +155,33 @@ config_parse_duration(const char *s, long *out)
 			return (-ERANGE);
 		switch (*end) {
 		case 'd':
-			v *= 86400;
+			unit = 86400;
 			end++;
 			break;
 		case 'h':
-			v *= 3600;
+			unit = 3600;
 			end++;
 			break;
 		case 'm':
-			v *= 60;
+			unit = 60;
 			end++;
 			break;
 		case 's':
+			unit = 1;
 			end++;
 			break;
 		case '\0':
 			if (any)
 				return (-EINVAL);	/* "1h30" */
+			unit = 1;
 			break;
 		default:
 			return (-EINVAL);
 		}
-		if (v > LONG_MAX / 2 || total > LONG_MAX / 2 - v)
+		if (v > LONG_MAX / 2 / unit)
+			return (-ERANGE);
+		v *= unit;
+		if (total > LONG_MAX / 2 - v)
 			return (-ERANGE);
 		total += v;
 		any = true;
@@ -189,7 +194,7 @@ config_parse_duration(const char *s, long *out)
 int
 config_parse_size(const char *s, size_t *out)
 {
-	unsigned long long	 v;
+	unsigned long long	 v, unit;
 	char			*end;
 
 	if (!isdigit((unsigned char)*s))
@@ -199,14 +204,65 @@ config_parse_size(const char *s, size_t *out)
 	if (errno != 0)
 		return (-ERANGE);
 	if (strcmp(end, "KiB") == 0 || strcmp(end, "K") == 0)
-		v *= 1024ULL;
+		unit = 1024ULL;
 	else if (strcmp(end, "MiB") == 0 || strcmp(end, "M") == 0)
-		v *= 1024ULL * 1024;
+		unit = 1024ULL * 1024;
 	else if (strcmp(end, "GiB") == 0 || strcmp(end, "G") == 0)
-		v *= 1024ULL * 1024 * 1024;
-	else if (*end != '\0' && strcmp(end, "B") != 0)
+		unit = 1024ULL * 1024 * 1024;
+	else if (*end == '\0' || strcmp(end, "B") == 0)
+		unit = 1;
+	else
 		return (-EINVAL);
-	*out = (size_t)v;
+	if (v > SIZE_MAX / unit)
+		return (-ERANGE);
+	*out = (size_t)(v * unit);
+	return (0);
+}
+
+/*
+ * HOST:PORT, [IPV6]:PORT or :PORT (every address).  The host is a name or
+ * an IPv4 address, or an IPv6 address in brackets; *host is "" for :PORT.
+ */
+int
+config_parse_listen(const char *s, char **host, int *port)
+{
+	const char	*h, *hend, *colon, *q;
+	long		 v = 0;
+	bool		 v6;
+
+	*host = NULL;
+	*port = 0;
+	if ((v6 = s[0] == '[')) {
+		h = s + 1;
+		if ((hend = strchr(h, ']')) == NULL || hend == h)
+			return (-EINVAL);
+		colon = hend + 1;
+	} else {
+		h = s;
+		if ((hend = colon = strrchr(s, ':')) == NULL)
+			return (-EINVAL);
+	}
+	if (*colon != ':')
+		return (-EINVAL);
+	for (q = h; q < hend; q++) {
+		if (v6 ? isxdigit((unsigned char)*q) || *q == ':' || *q == '.' :
+		    isalnum((unsigned char)*q) || *q == '-' || *q == '.')
+			continue;
+		return (-EINVAL);	/* also "::1:80": IPv6 needs [] */
+	}
+	if (v6 && memchr(h, ':', (size_t)(hend - h)) == NULL)
+		return (-EINVAL);
+	if (colon[1] == '\0' || strlen(colon + 1) > 5)
+		return (-EINVAL);
+	for (q = colon + 1; *q != '\0'; q++) {
+		if (!isdigit((unsigned char)*q))
+			return (-EINVAL);
+		v = v * 10 + (*q - '0');
+	}
+	if (v < 1 || v > 65535)
+		return (-ERANGE);
+	*host = xstrndup(h, (size_t)(hend - h));
+	*port = (int)v;
 	return (0);
 }
 
@@ -480,13 +536,13 @@ parse_top(struct cparse *p, const struct ynode *root)
 		c->state_dir = xstrdup(DEFAULT_STATE_DIR);
 	c->listen = get_string(p, root, "listen", &line);
 	if (c->listen != NULL && c->listen[0] != '\0') {
-		char *colon = strrchr(c->listen, ':'), *end;
-		long port = colon != NULL ? strtol(colon + 1, &end, 10) : 0;
+		char	*host;
+		int	 port;
 
-		if (colon == NULL || colon[1] == '\0' || *end != '\0' ||
-		    port < 1 || port > 65535)
+		if (config_parse_listen(c->listen, &host, &port) != 0)
 			cerr(p, line, "listen '%s': expected HOST:PORT, [IPV6]:PORT or :PORT",
 			    c->listen);
+		free(host);
 	} else if (c->listen != NULL) {
 		free(c->listen);
 		c->listen = NULL;

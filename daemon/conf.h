@@ -66,5 +66,6 @@ int	config_load(struct config **out, const char *path, struct diags *);
 void	config_free(struct config *);
 int	config_parse_duration(const char *, long *seconds);
 int	config_parse_size(const char *, size_t *bytes);
+int	config_parse_listen(const char *, char **host, int *port);
 
 #endif

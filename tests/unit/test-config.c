@@ -381,6 +381,8 @@ static const struct {
 	  "@D/cloudsphered.yaml:1: listen '127.0.0.1': expected HOST:PORT, [IPV6]:PORT or :PORT" },
 	{ "listen: :70000\napi_token_file: api.token\n" REPO,
 	  "@D/cloudsphered.yaml:1: listen ':70000': expected HOST:PORT, [IPV6]:PORT or :PORT" },
+	{ "listen: \"::1:8480\"\napi_token_file: api.token\n" REPO,
+	  "@D/cloudsphered.yaml:1: listen '::1:8480': expected HOST:PORT, [IPV6]:PORT or :PORT" },
 	{ "listen: :8480\n" REPO,
 	  "@D/cloudsphered.yaml:1: listen needs api_token_file: the TCP API is only for bearers of the token" },
 	/* Repositories. */
@@ -584,6 +586,8 @@ test_config_durations(void **state)
 		{ "5w", -EINVAL, 0 },
 		{ "1.5h", -EINVAL, 0 },
 		{ "99999999999999999999s", -ERANGE, 0 },
+		{ "999999999999999d", -ERANGE, 0 },	/* overflows once multiplied */
+		{ "4611686018427387903s1s", -ERANGE, 0 },
 	};
 	size_t	i;
 	long	v;
@@ -618,6 +622,9 @@ test_config_sizes(void **state)
 		{ "-1", -EINVAL, 0 },
 		{ "16 MiB", -EINVAL, 0 },
 		{ "16TiB", -EINVAL, 0 },
+		{ "17179869184GiB", -ERANGE, 0 },	/* 2^64 bytes */
+		{ "17179869185GiB", -ERANGE, 0 },	/* would wrap to 1GiB */
+		{ "18446744073709551616", -ERANGE, 0 },
 	};
 	size_t	i, v;
 
@@ -629,6 +636,62 @@ test_config_sizes(void **state)
 		if (t[i].error == 0 && v != t[i].bytes)
 			fail_msg("'%s': %zu, expected %zu", t[i].s, v,
 			    t[i].bytes);
+	}
+}
+
+static void
+test_config_listen(void **state)
+{
+	static const struct {
+		const char	*s;
+		int		 error;
+		const char	*host;
+		int		 port;
+	} t[] = {
+		{ "127.0.0.1:8480", 0, "127.0.0.1", 8480 },
+		{ "[::1]:8480", 0, "::1", 8480 },
+		{ "[::]:80", 0, "::", 80 },
+		{ ":8480", 0, "", 8480 },
+		{ "localhost:1", 0, "localhost", 1 },
+		{ "ci-1.example.com:65535", 0, "ci-1.example.com", 65535 },
+		{ "", -EINVAL, NULL, 0 },
+		{ "8480", -EINVAL, NULL, 0 },
+		{ "localhost", -EINVAL, NULL, 0 },
+		{ "localhost:", -EINVAL, NULL, 0 },
+		{ ":0", -ERANGE, NULL, 0 },
+		{ ":65536", -ERANGE, NULL, 0 },
+		{ ":123456", -EINVAL, NULL, 0 },
+		{ ":+80", -EINVAL, NULL, 0 },
+		{ ": 80", -EINVAL, NULL, 0 },
+		{ ":80 ", -EINVAL, NULL, 0 },
+		{ "::1:8480", -EINVAL, NULL, 0 },
+		{ "[::1]", -EINVAL, NULL, 0 },
+		{ "[::1]8480", -EINVAL, NULL, 0 },
+		{ "[::1:8480", -EINVAL, NULL, 0 },
+		{ "[]:8480", -EINVAL, NULL, 0 },
+		{ "[example.com]:80", -EINVAL, NULL, 0 },
+		{ "http://host:80", -EINVAL, NULL, 0 },
+		{ "host name:80", -EINVAL, NULL, 0 },
+	};
+	size_t	 i;
+	char	*host;
+	int	 port, error;
+
+	(void)state;
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		host = (char *)1;
+		port = -1;
+		error = config_parse_listen(t[i].s, &host, &port);
+		if (error != t[i].error)
+			fail_msg("'%s': %d, expected %d", t[i].s, error,
+			    t[i].error);
+		if (error != 0) {
+			assert_null(host);
+			continue;
+		}
+		assert_string_equal(host, t[i].host);
+		assert_int_equal(port, t[i].port);
+		free(host);
 	}
 }
 
@@ -687,6 +750,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test(test_config_durations),
 		cmocka_unit_test(test_config_sizes),
+		cmocka_unit_test(test_config_listen),
 		cmocka_unit_test(test_config_example),
 	};
 
