@@ -6,7 +6,9 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -332,10 +334,35 @@ get_bool(struct cparse *p, const struct ynode *map, const char *key,
 	return (v);
 }
 
-/* A file holding a secret: a regular file nobody else can read. */
+/*
+ * Whether a secret's first line, the part the daemon uses, is empty.  The
+ * value is read only to be checked, then wiped.
+ */
+static bool
+secret_empty(const char *path)
+{
+	char	buf[4096];
+	ssize_t	n;
+	int	fd;
+	bool	empty;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+		return (false);		/* the daemon will say why */
+	n = read(fd, buf, sizeof buf);
+	close(fd);
+	empty = n <= 0 || buf[0] == '\n' || buf[0] == '\r';
+	explicit_bzero(buf, sizeof buf);
+	return (empty);
+}
+
+/*
+ * A file holding a secret: a regular file that neither its group nor others
+ * can read or write.  When empty is set, the secret must not be empty and
+ * empty says why.
+ */
 static void
 check_secret_file(struct cparse *p, const char *path, int line,
-    const char *what, bool nonempty)
+    const char *what, const char *empty)
 {
 	struct stat	st;
 
@@ -354,9 +381,8 @@ check_secret_file(struct cparse *p, const char *path, int line,
 		    what, path, (unsigned)(st.st_mode & 0777));
 		return;
 	}
-	if (nonempty && st.st_size == 0)
-		cerr(p, line, "%s %s: empty; a webhook secret must not be empty",
-		    what, path);
+	if (empty != NULL && secret_empty(path))
+		cerr(p, line, "%s %s: empty; %s", what, path, empty);
 }
 
 static bool
@@ -372,6 +398,22 @@ name_valid(const char *s)
 			return (false);
 	}
 	return (true);
+}
+
+/* Whether a relative path has a ".." component. */
+static bool
+has_dotdot(const char *s)
+{
+	size_t	len;
+
+	for (;;) {
+		len = strcspn(s, "/");
+		if (len == 2 && s[0] == '.' && s[1] == '.')
+			return (true);
+		if (s[len] == '\0')
+			return (false);
+		s += len + 1;
+	}
 }
 
 static int
@@ -464,7 +506,7 @@ parse_repo(struct cparse *p, const struct ynode *n, struct config_repo *r)
 	free(ref);
 	if ((r->path = get_string(p, n, "path", &line)) == NULL)
 		r->path = xstrdup(".");
-	else if (r->path[0] == '/' || strstr(r->path, "..") != NULL)
+	else if (r->path[0] == '/' || has_dotdot(r->path))
 		cerr(p, line, "path '%s' must be relative, inside the repository",
 		    r->path);
 	r->poll_interval = get_duration(p, n, "poll_interval", 60, 0,
@@ -472,10 +514,10 @@ parse_repo(struct cparse *p, const struct ynode *n, struct config_repo *r)
 	if ((m = get_map(p, n, "auth")) != NULL) {
 		check_keys(p, m, "auth", akeys);
 		r->ssh_key = get_path(p, m, "ssh_key", &line);
-		check_secret_file(p, r->ssh_key, line, "auth.ssh_key", false);
+		check_secret_file(p, r->ssh_key, line, "auth.ssh_key", NULL);
 		r->token_file = get_path(p, m, "token_file", &line);
 		check_secret_file(p, r->token_file, line, "auth.token_file",
-		    false);
+		    "a token must not be empty");
 	}
 	if ((m = get_map(p, n, "webhook")) != NULL) {
 		check_keys(p, m, "webhook", wkeys);
@@ -486,18 +528,25 @@ parse_repo(struct cparse *p, const struct ynode *n, struct config_repo *r)
 		if (r->webhook_secret_file == NULL)
 			cerr(p, m->line, "webhook needs a secret_file");
 		check_secret_file(p, r->webhook_secret_file, line,
-		    "webhook.secret_file", true);
+		    "webhook.secret_file", "a webhook secret must not be empty");
 	}
 	if ((m = get_map(p, n, "forge")) != NULL) {
 		check_keys(p, m, "forge", fkeys);
 		r->forge_kind = get_string(p, m, "kind", &line);
 		if (r->forge_kind == NULL || !forge_valid(r->forge_kind))
 			cerr(p, line, "forge.kind must be one of github, gitlab, gitea, forgejo, bitbucket, bitbucket-server, generic");
-		r->forge_api_url = get_string(p, m, "api_url", NULL);
+		r->forge_api_url = get_string(p, m, "api_url", &line);
+		if (r->forge_api_url != NULL &&
+		    !((strncmp(r->forge_api_url, "https://", 8) == 0 &&
+		    r->forge_api_url[8] != '\0') ||
+		    (strncmp(r->forge_api_url, "http://", 7) == 0 &&
+		    r->forge_api_url[7] != '\0')))
+			cerr(p, line, "forge.api_url '%s': not an https:// or http:// URL",
+			    r->forge_api_url);
 		r->forge_project = get_string(p, m, "project", NULL);
 		r->forge_token_file = get_path(p, m, "token_file", &line);
 		check_secret_file(p, r->forge_token_file, line,
-		    "forge.token_file", false);
+		    "forge.token_file", "a token must not be empty");
 	}
 	if ((r->ledger_branch = get_string(p, n, "ledger_branch",
 	    &line)) == NULL)
@@ -526,6 +575,7 @@ parse_top(struct cparse *p, const struct ynode *root)
 	    "retry_max", "log_max_bytes", "repositories", NULL };
 	struct config		*c = p->c;
 	const struct ynode	*repos;
+	struct sockaddr_un	 sun;
 	struct stat		 st;
 	size_t			 i, j;
 	int			 line;
@@ -548,10 +598,14 @@ parse_top(struct cparse *p, const struct ynode *root)
 		c->listen = NULL;
 	}
 	if ((c->control_socket = get_path(p, root, "control_socket",
-	    NULL)) == NULL)
+	    &line)) == NULL)
 		c->control_socket = xstrdup(DEFAULT_SOCKET);
+	else if (strlen(c->control_socket) >= sizeof sun.sun_path)
+		cerr(p, line, "control_socket %s: longer than %zu bytes, too long for a socket",
+		    c->control_socket, sizeof sun.sun_path - 1);
 	c->api_token_file = get_path(p, root, "api_token_file", &line);
-	check_secret_file(p, c->api_token_file, line, "api_token_file", true);
+	check_secret_file(p, c->api_token_file, line, "api_token_file",
+	    "the API token must not be empty");
 	if (c->listen != NULL && c->api_token_file == NULL)
 		cerr(p, root->line, "listen needs api_token_file: the TCP API is only for bearers of the token");
 	c->secrets_dir = get_path(p, root, "secrets_dir", &line);
@@ -622,7 +676,7 @@ config_load(struct config **out, const char *path, struct diags *errs)
 	char		*data = NULL, *cause = NULL, *slash, *abs;
 	size_t		 len = 0;
 	ssize_t		 n;
-	int		 fd, line = 1;
+	int		 fd, line = 1, error;
 
 	*out = NULL;
 	memset(&p, 0, sizeof p);
@@ -630,12 +684,25 @@ config_load(struct config **out, const char *path, struct diags *errs)
 	p.file = path;
 	p.before = errs->n;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		diags_add(errs, path, 1, "%s", strerror(errno));
-		return (-errno);
+		error = -errno;
+		diags_add(errs, path, 1, "%s", strerror(-error));
+		return (error);
 	}
 	data = xmalloc(CONFIG_MAX_FILE + 1);
-	while ((n = read(fd, data + len, CONFIG_MAX_FILE + 1 - len)) > 0)
+	while ((n = read(fd, data + len, CONFIG_MAX_FILE + 1 - len)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			error = -errno;		/* EISDIR, EIO */
+			close(fd);
+			free(data);
+			diags_add(errs, path, 1, "%s", strerror(-error));
+			return (error);
+		}
 		len += (size_t)n;
+		if (len > CONFIG_MAX_FILE)
+			break;
+	}
 	close(fd);
 	if (len > CONFIG_MAX_FILE) {
 		diags_add(errs, path, 1, "larger than %d bytes",

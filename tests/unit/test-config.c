@@ -46,6 +46,7 @@ setup(void **state)
 	tu_write(f->dir, "api.token", "apitoken\n", 0600);
 	tu_write(f->dir, "open.token", "token\n", 0640);
 	tu_write(f->dir, "empty.secret", "", 0600);
+	tu_write(f->dir, "newline.secret", "\nsecond line\n", 0600);
 	secrets = xasprintf("%s/secrets", f->dir);
 	assert_int_equal(mkdir(secrets, 0700), 0);
 	free(secrets);
@@ -269,6 +270,13 @@ test_config_defaults(void **state)
 	config_free(c);
 	config_free(NULL);
 
+	/* Dots inside a name are not "..". */
+	assert_int_equal(load(f,
+	    "repositories: [ { name: a, url: /srv/a.git, path: v1..v2/.x } ]\n",
+	    &c, &errs), 0);
+	assert_string_equal(c->repos[0].path, "v1..v2/.x");
+	config_free(c);
+
 	/* An empty listen is off. */
 	assert_int_equal(load(f,
 	    "listen: \"\"\n"
@@ -413,6 +421,16 @@ static const struct {
 	  "@D/cloudsphered.yaml:4: path '../other' must be relative, inside the repository" },
 	{ REPO "    path: /etc\n",
 	  "@D/cloudsphered.yaml:4: path '/etc' must be relative, inside the repository" },
+	{ REPO "    path: envs/../../other\n",
+	  "@D/cloudsphered.yaml:4: path 'envs/../../other' must be relative, inside the repository" },
+	{ REPO "    path: envs/..\n",
+	  "@D/cloudsphered.yaml:4: path 'envs/..' must be relative, inside the repository" },
+	{ REPO "    forge: { kind: gitlab, api_url: gitlab.example.com }\n",
+	  "@D/cloudsphered.yaml:4: forge.api_url 'gitlab.example.com': not an https:// or http:// URL" },
+	{ "control_socket: /run/" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n" REPO,
+	  "@D/cloudsphered.yaml:1: control_socket /run/" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock: longer than 107 bytes, too long for a socket" },
 	{ REPO "    forge: { kind: sourcehut }\n",
 	  "@D/cloudsphered.yaml:4: forge.kind must be one of github, gitlab, gitea, forgejo, bitbucket, bitbucket-server, generic" },
 	{ REPO "    webhook: { forge: gogs, secret_file: keys/hook.secret }\n",
@@ -434,6 +452,14 @@ static const struct {
 	  "@D/cloudsphered.yaml:4: forge.token_file @D/open.token: readable or writable by others (mode 640); chmod 600 it" },
 	{ REPO "    webhook: { forge: github, secret_file: empty.secret }\n",
 	  "@D/cloudsphered.yaml:4: webhook.secret_file @D/empty.secret: empty; a webhook secret must not be empty" },
+	{ REPO "    webhook: { forge: github, secret_file: newline.secret }\n",
+	  "@D/cloudsphered.yaml:4: webhook.secret_file @D/newline.secret: empty; a webhook secret must not be empty" },
+	{ "api_token_file: empty.secret\n" REPO,
+	  "@D/cloudsphered.yaml:1: api_token_file @D/empty.secret: empty; the API token must not be empty" },
+	{ REPO "    auth: { token_file: empty.secret }\n",
+	  "@D/cloudsphered.yaml:4: auth.token_file @D/empty.secret: empty; a token must not be empty" },
+	{ REPO "    forge: { kind: gitlab, token_file: newline.secret }\n",
+	  "@D/cloudsphered.yaml:4: forge.token_file @D/newline.secret: empty; a token must not be empty" },
 	{ "secrets_dir: nowhere\n" REPO,
 	  "@D/cloudsphered.yaml:1: secrets_dir @D/nowhere: No such file or directory" },
 	{ "secrets_dir: api.token\n" REPO,
@@ -522,6 +548,14 @@ test_config_missing_file(void **state)
 	assert_string_equal(errs.v[0].message, "No such file or directory");
 	diags_release(&errs);
 	free(path);
+
+	/* A folder given as the file. */
+	diags_init(&errs);
+	assert_int_equal(config_load(&c, f->dir, &errs), -EISDIR);
+	assert_null(c);
+	assert_int_equal(errs.n, 1);
+	assert_string_equal(errs.v[0].message, "Is a directory");
+	diags_release(&errs);
 }
 
 /* All URL forms and what they are taken for. */
