@@ -131,7 +131,12 @@ get_path(struct cparse *p, const struct ynode *map, const char *key,
 {
 	char	*s = get_string(p, map, key, line), *abs;
 
-	if (s == NULL || s[0] == '/' || s[0] == '\0')
+	if (s != NULL && s[0] == '\0') {
+		cerr(p, *line, "'%s' must not be an empty path", key);
+		free(s);
+		return (NULL);
+	}
+	if (s == NULL || s[0] == '/')
 		return (s);
 	abs = xasprintf("%s/%s", p->dir, s);
 	free(s);
@@ -582,7 +587,7 @@ parse_top(struct cparse *p, const struct ynode *root)
 	char			*s;
 
 	check_keys(p, root, "the configuration", keys);
-	if ((c->state_dir = get_path(p, root, "state_dir", NULL)) == NULL)
+	if ((c->state_dir = get_path(p, root, "state_dir", &line)) == NULL)
 		c->state_dir = xstrdup(DEFAULT_STATE_DIR);
 	c->listen = get_string(p, root, "listen", &line);
 	if (c->listen != NULL && c->listen[0] != '\0') {
