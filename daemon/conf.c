@@ -6,7 +6,9 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -129,7 +131,12 @@ get_path(struct cparse *p, const struct ynode *map, const char *key,
 {
 	char	*s = get_string(p, map, key, line), *abs;
 
-	if (s == NULL || s[0] == '/' || s[0] == '\0')
+	if (s != NULL && s[0] == '\0') {
+		cerr(p, *line, "'%s' must not be an empty path", key);
+		free(s);
+		return (NULL);
+	}
+	if (s == NULL || s[0] == '/')
 		return (s);
 	abs = xasprintf("%s/%s", p->dir, s);
 	free(s);
@@ -139,7 +146,7 @@ get_path(struct cparse *p, const struct ynode *map, const char *key,
 int
 config_parse_duration(const char *s, long *out)
 {
-	long		 total = 0, v;
+	long		 total = 0, v, unit;
 	const char	*p = s;
 	char		*end;
 	bool		 any = false;
@@ -155,28 +162,33 @@ config_parse_duration(const char *s, long *out)
 			return (-ERANGE);
 		switch (*end) {
 		case 'd':
-			v *= 86400;
+			unit = 86400;
 			end++;
 			break;
 		case 'h':
-			v *= 3600;
+			unit = 3600;
 			end++;
 			break;
 		case 'm':
-			v *= 60;
+			unit = 60;
 			end++;
 			break;
 		case 's':
+			unit = 1;
 			end++;
 			break;
 		case '\0':
 			if (any)
 				return (-EINVAL);	/* "1h30" */
+			unit = 1;
 			break;
 		default:
 			return (-EINVAL);
 		}
-		if (v > LONG_MAX / 2 || total > LONG_MAX / 2 - v)
+		if (v > LONG_MAX / 2 / unit)
+			return (-ERANGE);
+		v *= unit;
+		if (total > LONG_MAX / 2 - v)
 			return (-ERANGE);
 		total += v;
 		any = true;
@@ -189,7 +201,7 @@ config_parse_duration(const char *s, long *out)
 int
 config_parse_size(const char *s, size_t *out)
 {
-	unsigned long long	 v;
+	unsigned long long	 v, unit;
 	char			*end;
 
 	if (!isdigit((unsigned char)*s))
@@ -199,14 +211,65 @@ config_parse_size(const char *s, size_t *out)
 	if (errno != 0)
 		return (-ERANGE);
 	if (strcmp(end, "KiB") == 0 || strcmp(end, "K") == 0)
-		v *= 1024ULL;
+		unit = 1024ULL;
 	else if (strcmp(end, "MiB") == 0 || strcmp(end, "M") == 0)
-		v *= 1024ULL * 1024;
+		unit = 1024ULL * 1024;
 	else if (strcmp(end, "GiB") == 0 || strcmp(end, "G") == 0)
-		v *= 1024ULL * 1024 * 1024;
-	else if (*end != '\0' && strcmp(end, "B") != 0)
+		unit = 1024ULL * 1024 * 1024;
+	else if (*end == '\0' || strcmp(end, "B") == 0)
+		unit = 1;
+	else
 		return (-EINVAL);
-	*out = (size_t)v;
+	if (v > SIZE_MAX / unit)
+		return (-ERANGE);
+	*out = (size_t)(v * unit);
+	return (0);
+}
+
+/*
+ * HOST:PORT, [IPV6]:PORT or :PORT (every address).  The host is a name or
+ * an IPv4 address, or an IPv6 address in brackets; *host is "" for :PORT.
+ */
+int
+config_parse_listen(const char *s, char **host, int *port)
+{
+	const char	*h, *hend, *colon, *q;
+	long		 v = 0;
+	bool		 v6;
+
+	*host = NULL;
+	*port = 0;
+	if ((v6 = s[0] == '[')) {
+		h = s + 1;
+		if ((hend = strchr(h, ']')) == NULL || hend == h)
+			return (-EINVAL);
+		colon = hend + 1;
+	} else {
+		h = s;
+		if ((hend = colon = strrchr(s, ':')) == NULL)
+			return (-EINVAL);
+	}
+	if (*colon != ':')
+		return (-EINVAL);
+	for (q = h; q < hend; q++) {
+		if (v6 ? isxdigit((unsigned char)*q) || *q == ':' || *q == '.' :
+		    isalnum((unsigned char)*q) || *q == '-' || *q == '.')
+			continue;
+		return (-EINVAL);	/* also "::1:80": IPv6 needs [] */
+	}
+	if (v6 && memchr(h, ':', (size_t)(hend - h)) == NULL)
+		return (-EINVAL);
+	if (colon[1] == '\0' || strlen(colon + 1) > 5)
+		return (-EINVAL);
+	for (q = colon + 1; *q != '\0'; q++) {
+		if (!isdigit((unsigned char)*q))
+			return (-EINVAL);
+		v = v * 10 + (*q - '0');
+	}
+	if (v < 1 || v > 65535)
+		return (-ERANGE);
+	*host = xstrndup(h, (size_t)(hend - h));
+	*port = (int)v;
 	return (0);
 }
 
@@ -276,10 +339,35 @@ get_bool(struct cparse *p, const struct ynode *map, const char *key,
 	return (v);
 }
 
-/* A file holding a secret: a regular file nobody else can read. */
+/*
+ * Whether a secret's first line, the part the daemon uses, is empty.  The
+ * value is read only to be checked, then wiped.
+ */
+static bool
+secret_empty(const char *path)
+{
+	char	buf[4096];
+	ssize_t	n;
+	int	fd;
+	bool	empty;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+		return (false);		/* the daemon will say why */
+	n = read(fd, buf, sizeof buf);
+	close(fd);
+	empty = n <= 0 || buf[0] == '\n' || buf[0] == '\r';
+	explicit_bzero(buf, sizeof buf);
+	return (empty);
+}
+
+/*
+ * A file holding a secret: a regular file that neither its group nor others
+ * can read or write.  When empty is set, the secret must not be empty and
+ * empty says why.
+ */
 static void
 check_secret_file(struct cparse *p, const char *path, int line,
-    const char *what, bool nonempty)
+    const char *what, const char *empty)
 {
 	struct stat	st;
 
@@ -298,9 +386,8 @@ check_secret_file(struct cparse *p, const char *path, int line,
 		    what, path, (unsigned)(st.st_mode & 0777));
 		return;
 	}
-	if (nonempty && st.st_size == 0)
-		cerr(p, line, "%s %s: empty; a webhook secret must not be empty",
-		    what, path);
+	if (empty != NULL && secret_empty(path))
+		cerr(p, line, "%s %s: empty; %s", what, path, empty);
 }
 
 static bool
@@ -316,6 +403,22 @@ name_valid(const char *s)
 			return (false);
 	}
 	return (true);
+}
+
+/* Whether a relative path has a ".." component. */
+static bool
+has_dotdot(const char *s)
+{
+	size_t	len;
+
+	for (;;) {
+		len = strcspn(s, "/");
+		if (len == 2 && s[0] == '.' && s[1] == '.')
+			return (true);
+		if (s[len] == '\0')
+			return (false);
+		s += len + 1;
+	}
 }
 
 static int
@@ -409,7 +512,7 @@ parse_repo(struct cparse *p, const struct ynode *n, struct config_repo *r)
 	free(ref);
 	if ((r->path = get_string(p, n, "path", &line)) == NULL)
 		r->path = xstrdup(".");
-	else if (r->path[0] == '/' || strstr(r->path, "..") != NULL)
+	else if (r->path[0] == '/' || has_dotdot(r->path))
 		cerr(p, line, "path '%s' must be relative, inside the repository",
 		    r->path);
 	r->poll_interval = get_duration(p, n, "poll_interval", 60, 0,
@@ -417,10 +520,10 @@ parse_repo(struct cparse *p, const struct ynode *n, struct config_repo *r)
 	if ((m = get_map(p, n, "auth")) != NULL) {
 		check_keys(p, m, "auth", akeys);
 		r->ssh_key = get_path(p, m, "ssh_key", &line);
-		check_secret_file(p, r->ssh_key, line, "auth.ssh_key", false);
+		check_secret_file(p, r->ssh_key, line, "auth.ssh_key", NULL);
 		r->token_file = get_path(p, m, "token_file", &line);
 		check_secret_file(p, r->token_file, line, "auth.token_file",
-		    false);
+		    "a token must not be empty");
 		r->known_hosts = get_path(p, m, "known_hosts", &line);
 		if (r->known_hosts != NULL && access(r->known_hosts, R_OK) != 0)
 			cerr(p, line, "auth.known_hosts %s: %s", r->known_hosts,
@@ -435,18 +538,25 @@ parse_repo(struct cparse *p, const struct ynode *n, struct config_repo *r)
 		if (r->webhook_secret_file == NULL)
 			cerr(p, m->line, "webhook needs a secret_file");
 		check_secret_file(p, r->webhook_secret_file, line,
-		    "webhook.secret_file", true);
+		    "webhook.secret_file", "a webhook secret must not be empty");
 	}
 	if ((m = get_map(p, n, "forge")) != NULL) {
 		check_keys(p, m, "forge", fkeys);
 		r->forge_kind = get_string(p, m, "kind", &line);
 		if (r->forge_kind == NULL || !forge_valid(r->forge_kind))
 			cerr(p, line, "forge.kind must be one of github, gitlab, gitea, forgejo, bitbucket, bitbucket-server, generic");
-		r->forge_api_url = get_string(p, m, "api_url", NULL);
+		r->forge_api_url = get_string(p, m, "api_url", &line);
+		if (r->forge_api_url != NULL &&
+		    !((strncmp(r->forge_api_url, "https://", 8) == 0 &&
+		    r->forge_api_url[8] != '\0') ||
+		    (strncmp(r->forge_api_url, "http://", 7) == 0 &&
+		    r->forge_api_url[7] != '\0')))
+			cerr(p, line, "forge.api_url '%s': not an https:// or http:// URL",
+			    r->forge_api_url);
 		r->forge_project = get_string(p, m, "project", NULL);
 		r->forge_token_file = get_path(p, m, "token_file", &line);
 		check_secret_file(p, r->forge_token_file, line,
-		    "forge.token_file", false);
+		    "forge.token_file", "a token must not be empty");
 	}
 	if ((r->ledger_branch = get_string(p, n, "ledger_branch",
 	    &line)) == NULL)
@@ -475,32 +585,37 @@ parse_top(struct cparse *p, const struct ynode *root)
 	    "retry_max", "log_max_bytes", "repositories", NULL };
 	struct config		*c = p->c;
 	const struct ynode	*repos;
+	struct sockaddr_un	 sun;
 	struct stat		 st;
 	size_t			 i, j;
 	int			 line;
 	char			*s;
 
 	check_keys(p, root, "the configuration", keys);
-	if ((c->state_dir = get_path(p, root, "state_dir", NULL)) == NULL)
+	if ((c->state_dir = get_path(p, root, "state_dir", &line)) == NULL)
 		c->state_dir = xstrdup(DEFAULT_STATE_DIR);
 	c->listen = get_string(p, root, "listen", &line);
 	if (c->listen != NULL && c->listen[0] != '\0') {
-		char *colon = strrchr(c->listen, ':'), *end;
-		long port = colon != NULL ? strtol(colon + 1, &end, 10) : 0;
+		char	*host;
+		int	 port;
 
-		if (colon == NULL || colon[1] == '\0' || *end != '\0' ||
-		    port < 1 || port > 65535)
+		if (config_parse_listen(c->listen, &host, &port) != 0)
 			cerr(p, line, "listen '%s': expected HOST:PORT, [IPV6]:PORT or :PORT",
 			    c->listen);
+		free(host);
 	} else if (c->listen != NULL) {
 		free(c->listen);
 		c->listen = NULL;
 	}
 	if ((c->control_socket = get_path(p, root, "control_socket",
-	    NULL)) == NULL)
+	    &line)) == NULL)
 		c->control_socket = xstrdup(DEFAULT_SOCKET);
+	else if (strlen(c->control_socket) >= sizeof sun.sun_path)
+		cerr(p, line, "control_socket %s: longer than %zu bytes, too long for a socket",
+		    c->control_socket, sizeof sun.sun_path - 1);
 	c->api_token_file = get_path(p, root, "api_token_file", &line);
-	check_secret_file(p, c->api_token_file, line, "api_token_file", true);
+	check_secret_file(p, c->api_token_file, line, "api_token_file",
+	    "the API token must not be empty");
 	if (c->listen != NULL && c->api_token_file == NULL)
 		cerr(p, root->line, "listen needs api_token_file: the TCP API is only for bearers of the token");
 	c->secrets_dir = get_path(p, root, "secrets_dir", &line);
@@ -571,7 +686,7 @@ config_load(struct config **out, const char *path, struct diags *errs)
 	char		*data = NULL, *cause = NULL, *slash, *abs;
 	size_t		 len = 0;
 	ssize_t		 n;
-	int		 fd, line = 1;
+	int		 fd, line = 1, error;
 
 	*out = NULL;
 	memset(&p, 0, sizeof p);
@@ -579,12 +694,25 @@ config_load(struct config **out, const char *path, struct diags *errs)
 	p.file = path;
 	p.before = errs->n;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		diags_add(errs, path, 1, "%s", strerror(errno));
-		return (-errno);
+		error = -errno;
+		diags_add(errs, path, 1, "%s", strerror(-error));
+		return (error);
 	}
 	data = xmalloc(CONFIG_MAX_FILE + 1);
-	while ((n = read(fd, data + len, CONFIG_MAX_FILE + 1 - len)) > 0)
+	while ((n = read(fd, data + len, CONFIG_MAX_FILE + 1 - len)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			error = -errno;		/* EISDIR, EIO */
+			close(fd);
+			free(data);
+			diags_add(errs, path, 1, "%s", strerror(-error));
+			return (error);
+		}
 		len += (size_t)n;
+		if (len > CONFIG_MAX_FILE)
+			break;
+	}
 	close(fd);
 	if (len > CONFIG_MAX_FILE) {
 		diags_add(errs, path, 1, "larger than %d bytes",
@@ -620,7 +748,10 @@ config_load(struct config **out, const char *path, struct diags *errs)
 	}
 	p.c = xcalloc(1, sizeof *p.c);
 	p.c->file = abs;
+	/* Branch names are checked by libgit2, whose errors need it set up. */
+	git_libgit2_init();
 	parse_top(&p, root);
+	git_libgit2_shutdown();
 	ynode_free(root);
 	free(p.dir);
 	if (errs->n > p.before) {

@@ -63,9 +63,20 @@ struct config {
 	size_t			 nrepos;
 };
 
+/*
+ * Read and check path: 0, or a negative errno with every error of the file
+ * added to the diagnostics (-EINVAL when the file was read but is wrong).
+ */
 int	config_load(struct config **out, const char *path, struct diags *);
 void	config_free(struct config *);
+/* "30s", "5m", "1h30m", "2d", "45" (seconds): -EINVAL, or -ERANGE. */
 int	config_parse_duration(const char *, long *seconds);
+/* "65536", "512KiB", "16MiB", "1GiB" (also K, M, G, B). */
 int	config_parse_size(const char *, size_t *bytes);
+/*
+ * "127.0.0.1:8480", "name:8480", "[::1]:8480" or ":8480"; *host is
+ * allocated ("" for every address), the port 1 to 65535.
+ */
+int	config_parse_listen(const char *, char **host, int *port);
 
 #endif
