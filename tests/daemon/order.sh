@@ -46,7 +46,7 @@ check "app got net's new output" \
     test "$(d_field app "d['outputs']['upstream']")" = net-43
 
 # Never twice at once: while p1 runs, asking for another apply is refused.
-d_deployment p1 "inputs: { sleep: 3, value: again }"
+d_deployment p1 "inputs: { sleep: 8, value: again }"
 d_commit "p1: long run"
 d_wait_cond 20 d_is_phase p1 applying
 apply_refused() { ! d_ctl apply p1 >/dev/null 2>&1; }
