@@ -26,6 +26,7 @@
 
 #include "compat.h"
 #include "api.h"
+#include "conf.h"
 #include "buf.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -685,24 +686,17 @@ api_unix_listen(struct api *api, const char *path, char **cause)
 static int
 api_tcp_listen(struct api *api, const char *listen, char **cause)
 {
-	char	*host, *colon;
+	char	*host = NULL;
 	int	 port;
 
-	host = xstrdup(listen);
-	if ((colon = strrchr(host, ':')) == NULL) {
-		*cause = xasprintf("listen '%s': no port", listen);
-		free(host);
+	if (config_parse_listen(listen, &host, &port) != 0) {
+		*cause = xasprintf("listen '%s': expected HOST:PORT, [IPV6]:PORT or :PORT",
+		    listen);
 		return (-EINVAL);
-	}
-	*colon = '\0';
-	port = atoi(colon + 1);
-	if (host[0] == '[') {
-		memmove(host, host + 1, strlen(host));
-		host[strcspn(host, "]")] = '\0';
 	}
 	if (host[0] == '\0') {
 		free(host);
-		host = xstrdup("0.0.0.0");
+		host = xstrdup("::");	/* every address, IPv6 and IPv4 */
 	}
 	api->tcp_http = evhttp_new(api->base);
 	evhttp_set_max_body_size(api->tcp_http, API_BODY_MAX);
@@ -710,7 +704,10 @@ api_tcp_listen(struct api *api, const char *listen, char **cause)
 	evhttp_set_allowed_methods(api->tcp_http, EVHTTP_REQ_GET |
 	    EVHTTP_REQ_POST);
 	evhttp_set_gencb(api->tcp_http, api_tcp_cb, api);
-	if (evhttp_bind_socket(api->tcp_http, host, (ev_uint16_t)port) != 0) {
+	if (evhttp_bind_socket(api->tcp_http, host, (ev_uint16_t)port) != 0 &&
+	    (strcmp(host, "::") != 0 ||	/* no IPv6 here: IPv4 then */
+	    evhttp_bind_socket(api->tcp_http, "0.0.0.0",
+	    (ev_uint16_t)port) != 0)) {
 		*cause = xasprintf("cannot listen on %s: %s", listen,
 		    strerror(errno));
 		free(host);
