@@ -56,6 +56,7 @@ struct daemon {
 	struct daemon_repo	*repos;
 	size_t			 nrepos;
 	struct event		*sighup, *sigterm, *sigint, *watchdog;
+	struct event		*prune;
 	bool			 stopping;
 	int64_t			 started;
 };
@@ -289,6 +290,20 @@ on_watchdog(evutil_socket_t fd, short events, void *arg)
 	notify("WATCHDOG=1");
 }
 
+/* Logs of all but the last runs of each deployment go, every hour. */
+#define KEEP_RUN_LOGS	50
+
+static void
+on_prune(evutil_socket_t fd, short events, void *arg)
+{
+	struct daemon	*d = arg;
+
+	(void)fd;
+	(void)events;
+	if (store_prune_logs(d->store, KEEP_RUN_LOGS) != 0)
+		log_warnx("cannot prune old run logs");
+}
+
 static void
 watchdog_start(struct daemon *d)
 {
@@ -455,6 +470,13 @@ main(int argc, char **argv)
 	notify("READY=1");
 	notify_status(&d);
 	watchdog_start(&d);
+	{
+		struct timeval hour = { 3600, 0 };
+
+		on_prune(-1, 0, &d);
+		d.prune = event_new(d.base, -1, EV_PERSIST, on_prune, &d);
+		event_add(d.prune, &hour);
+	}
 
 	event_base_dispatch(d.base);
 
@@ -474,6 +496,8 @@ main(int argc, char **argv)
 	event_free(d.sigint);
 	if (d.watchdog != NULL)
 		event_free(d.watchdog);
+	if (d.prune != NULL)
+		event_free(d.prune);
 	event_base_free(d.base);
 	config_free(d.conf);
 	free(d.conf_path);
