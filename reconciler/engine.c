@@ -642,13 +642,27 @@ static void
 pass_repo(struct engine_repo *r)
 {
 	struct rows	rows;
-	size_t		i;
+	size_t		i, added;
+	int64_t		id;
 
 	if (r->cur == NULL)
 		return;
 	/* One transaction per pass, not one per deployment. */
 	store_begin(r->e->store);
 	rows_load(r->e, r, &rows);
+	/* Rows for new deployments first, then the list once more. */
+	for (i = 0, added = 0; i < r->cur->m->ndeployments; i++) {
+		const char *name = r->cur->m->deployments[i]->name;
+
+		if (rows_get(&rows, name) == NULL &&
+		    store_deployment_ensure(r->e->store, r->store_id, name,
+		    &id) == 0)
+			added++;
+	}
+	if (added > 0) {
+		rows_release(&rows);
+		rows_load(r->e, r, &rows);
+	}
 	for (i = 0; i < r->cur->m->ndeployments; i++)
 		pass_deployment(r, r->cur, r->cur->m->deployments[i], &rows);
 	rows_release(&rows);
