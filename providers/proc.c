@@ -58,16 +58,21 @@ static struct event		*proc_sigchld;
 void
 proc_format_duration(long s, char *buf, size_t size)
 {
-	if (s >= 3600 && s % 3600 == 0)
-		snprintf(buf, size, "%ldh", s / 3600);
-	else if (s >= 3600 && s % 60 == 0)
-		snprintf(buf, size, "%ldh%ldm", s / 3600, (s % 3600) / 60);
-	else if (s >= 60 && s % 60 == 0)
-		snprintf(buf, size, "%ldm", s / 60);
-	else if (s >= 60)
-		snprintf(buf, size, "%ldm%lds", s / 60, s % 60);
-	else
-		snprintf(buf, size, "%lds", s);
+	long	h = s / 3600, m = (s % 3600) / 60, sec = s % 60;
+	size_t	off = 0;
+
+	buf[0] = '\0';
+	if (s <= 0) {
+		snprintf(buf, size, "0s");
+		return;
+	}
+	/* Only the units that are not zero: "1h", "1h30m", "2m5s". */
+	if (h > 0)
+		off += (size_t)snprintf(buf + off, size - off, "%ldh", h);
+	if (m > 0 && off < size)
+		off += (size_t)snprintf(buf + off, size - off, "%ldm", m);
+	if (sec > 0 && off < size)
+		snprintf(buf + off, size - off, "%lds", sec);
 }
 
 static void
@@ -159,11 +164,18 @@ proc_drain_timeout(evutil_socket_t fd, short events, void *arg)
 	proc_finish(p);
 }
 
-/* The whole group: the child, and what it started and did not detach. */
+/*
+ * The whole group: the child, and what it started and did not detach.
+ * Before the child's setsid() there is no group yet, only the child.  Never
+ * after the reap: the pid could be someone else's by then.
+ */
 static void
 proc_kill_group(struct proc *p, int sig)
 {
-	kill(-p->pid, sig);
+	if (p->reaped)
+		return;
+	if (kill(-p->pid, sig) != 0 && errno == ESRCH)
+		kill(p->pid, sig);
 }
 
 static void
@@ -174,6 +186,8 @@ proc_timer(evutil_socket_t fd, short events, void *arg)
 
 	(void)fd;
 	(void)events;
+	if (p->reaped)
+		return;
 	if (!p->killing) {
 		if (!p->cancelled)
 			p->timed_out = true;
@@ -204,10 +218,15 @@ proc_reap(evutil_socket_t sig, short events, void *arg)
 		}
 		if (p == NULL)
 			continue;	/* an orphaned grandchild */
+		/*
+		 * Whatever is left of the group goes with it (the group
+		 * keeps its id while it has members, so this cannot hit
+		 * another process).
+		 */
+		kill(-p->pid, SIGKILL);
 		p->reaped = true;
 		p->status = status;
-		/* Whatever is left of the group goes with it. */
-		kill(-p->pid, SIGKILL);
+		evtimer_del(p->timer_ev);
 		if (p->fd != -1)
 			evtimer_add(p->drain_ev, &tv);
 		proc_finish(p);
@@ -217,11 +236,19 @@ proc_reap(evutil_socket_t sig, short events, void *arg)
 int
 proc_init(struct event_base *base)
 {
-	proc_base = base;
-	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (proc_base != NULL)
+		return (-EBUSY);
+	/* Orphaned grandchildren come back to us, to be reaped. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+		return (-errno);
 	proc_sigchld = evsignal_new(base, SIGCHLD, proc_reap, NULL);
-	if (proc_sigchld == NULL || evsignal_add(proc_sigchld, NULL) != 0)
+	if (proc_sigchld == NULL || evsignal_add(proc_sigchld, NULL) != 0) {
+		if (proc_sigchld != NULL)
+			event_free(proc_sigchld);
+		proc_sigchld = NULL;
 		return (-EIO);
+	}
+	proc_base = base;
 	return (0);
 }
 
@@ -229,9 +256,17 @@ void
 proc_shutdown(void)
 {
 	struct proc	*p;
+	pid_t		 pid;
+	bool		 reaped;
 
-	while ((p = LIST_FIRST(&procs)) != NULL)
+	while ((p = LIST_FIRST(&procs)) != NULL) {
+		pid = p->pid;
+		reaped = p->reaped;
 		proc_free(p);
+		/* Killed just now: collect it rather than leave a zombie. */
+		while (!reaped && waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+			;
+	}
 	if (proc_sigchld != NULL) {
 		event_free(proc_sigchld);
 		proc_sigchld = NULL;
@@ -239,32 +274,107 @@ proc_shutdown(void)
 	proc_base = NULL;
 }
 
-/* In the child: never returns. */
-static void
-proc_child(const struct proc_spec *spec, int out, const sigset_t *oldmask)
+/*
+ * Why a child could not start, sent to the parent over a close-on-exec
+ * pipe: nothing arrives when execve() succeeded.
+ */
+struct proc_failure {
+	int	stage;		/* PROC_STAGE_* */
+	int	error;		/* errno */
+};
+#define PROC_STAGE_SETUP	1
+#define PROC_STAGE_CHDIR	2
+#define PROC_STAGE_EXEC		3
+
+static void __attribute__((noreturn))
+proc_child_fail(int errfd, int stage)
+{
+	struct proc_failure	f = { stage, errno };
+	ssize_t			n;
+
+	do
+		n = write(errfd, &f, sizeof f);
+	while (n == -1 && errno == EINTR);
+	_exit(stage == PROC_STAGE_EXEC && f.error == ENOENT ? 127 : 126);
+}
+
+/*
+ * In the child, between fork() and execve(): only async-signal-safe calls
+ * (the daemon has threads).  Never returns.
+ */
+static void __attribute__((noreturn))
+proc_child(const struct proc_spec *spec, int out, int errfd)
 {
 	struct sigaction	 sa;
+	sigset_t		 none;
 	int			 fd, sig;
 
-	setsid();
+	/* Keep the report pipe clear of 0-3 while they are rearranged. */
+	if ((errfd = fcntl(errfd, F_DUPFD_CLOEXEC, 4)) == -1)
+		_exit(126);
+	if (setsid() == -1)
+		proc_child_fail(errfd, PROC_STAGE_SETUP);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_DFL;
 	for (sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &sa, NULL);
-	sigprocmask(SIG_SETMASK, oldmask, NULL);
-	if ((fd = open("/dev/null", O_RDONLY)) == -1 || dup2(fd, 0) == -1 ||
-	    dup2(out, 1) == -1 || dup2(out, 2) == -1)
-		_exit(126);
-	closefrom(3);
-	if (spec->cwd != NULL && chdir(spec->cwd) != 0) {
-		dprintf(2, "cannot enter %s: %s\n", spec->cwd,
-		    strerror(errno));
-		_exit(126);
-	}
+		sigaction(sig, &sa, NULL);	/* fails for KILL, STOP */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	if ((out = fcntl(out, F_DUPFD, 4)) == -1 ||
+	    (fd = open("/dev/null", O_RDONLY)) == -1 ||
+	    (fd != 0 && dup2(fd, 0) == -1) ||
+	    dup2(out, 1) == -1 || dup2(out, 2) == -1 ||
+	    dup3(errfd, 3, O_CLOEXEC) == -1)
+		proc_child_fail(errfd, PROC_STAGE_SETUP);
+	errfd = 3;
+	closefrom(4);
+	if (spec->cwd != NULL && chdir(spec->cwd) != 0)
+		proc_child_fail(errfd, PROC_STAGE_CHDIR);
 	execve(spec->argv[0], (char *const *)spec->argv,
 	    (char *const *)spec->envp);
-	dprintf(2, "cannot run %s: %s\n", spec->argv[0], strerror(errno));
-	_exit(errno == ENOENT ? 127 : 126);
+	proc_child_fail(errfd, PROC_STAGE_EXEC);
+}
+
+/*
+ * Wait for the child to exec: its report pipe closes, or says why it
+ * could not.  Returns 0 when the program runs.
+ */
+static int
+proc_started(const struct proc_spec *spec, pid_t pid, int errfd,
+    char **cause)
+{
+	struct proc_failure	f;
+	ssize_t			n;
+	int			status;
+
+	do
+		n = read(errfd, &f, sizeof f);
+	while (n == -1 && errno == EINTR);
+	if (n == 0)
+		return (0);
+	/* It exits at once: reap it here, the loop never sees it. */
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof f) {
+		*cause = xasprintf("cannot run %s", spec->argv[0]);
+		return (-EIO);
+	}
+	switch (f.stage) {
+	case PROC_STAGE_CHDIR:
+		*cause = xasprintf("cannot enter %s: %s", spec->cwd,
+		    strerror(f.error));
+		break;
+	case PROC_STAGE_EXEC:
+		*cause = xasprintf("cannot run %s: %s", spec->argv[0],
+		    strerror(f.error));
+		break;
+	default:
+		*cause = xasprintf("cannot start %s: %s", spec->argv[0],
+		    strerror(f.error));
+		break;
+	}
+	return (f.error > 0 ? -f.error : -EIO);
 }
 
 int
@@ -274,7 +384,7 @@ proc_spawn(struct proc **out, const struct proc_spec *spec,
 	struct proc	*p;
 	sigset_t	 all, old;
 	struct timeval	 tv;
-	int		 fds[2];
+	int		 fds[2], errfds[2], error;
 	pid_t		 pid;
 
 	*out = NULL;
@@ -290,27 +400,47 @@ proc_spawn(struct proc **out, const struct proc_spec *spec,
 		    spec->argv[0] : "(none)");
 		return (-EINVAL);
 	}
-	if (pipe2(fds, O_CLOEXEC) != 0) {
-		*cause = xasprintf("pipe: %s", strerror(errno));
-		return (-errno);
+	if (spec->envp == NULL) {
+		*cause = xstrdup("no environment given");
+		return (-EINVAL);
 	}
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		error = -errno;
+		*cause = xasprintf("pipe: %s", strerror(errno));
+		return (error);
+	}
+	if (pipe2(errfds, O_CLOEXEC) != 0) {
+		error = -errno;
+		*cause = xasprintf("pipe: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return (error);
+	}
+	/* A provider writing fast should rarely find the pipe full. */
 	fcntl(fds[0], F_SETPIPE_SZ, PROC_PIPE_SIZE);
+
+	/* No handler of ours may run in the child before the reset. */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
-	if (pid == 0) {
-		close(fds[0]);
-		proc_child(spec, fds[1], &old);
-	}
+	if (pid == 0)
+		proc_child(spec, fds[1], errfds[1]);
+	error = -errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(fds[1]);
+	close(errfds[1]);
 	if (pid == -1) {
-		*cause = xasprintf("fork: %s", strerror(errno));
+		*cause = xasprintf("fork: %s", strerror(-error));
 		close(fds[0]);
-		return (-errno);
+		close(errfds[0]);
+		return (error);
 	}
-	/* The group exists from the start, even before the child's setsid. */
-	setpgid(pid, pid);
+	error = proc_started(spec, pid, errfds[0], cause);
+	close(errfds[0]);
+	if (error != 0) {
+		close(fds[0]);
+		return (error);
+	}
 
 	p = xcalloc(1, sizeof *p);
 	p->pid = pid;
@@ -319,14 +449,16 @@ proc_spawn(struct proc **out, const struct proc_spec *spec,
 	p->exit = exitcb;
 	p->arg = arg;
 	p->timeout = spec->timeout;
-	p->grace = spec->grace > 0 ? spec->grace : 5;
+	p->grace = spec->grace > 0 ? spec->grace : 0;
 	clock_gettime(CLOCK_MONOTONIC, &p->start);
 	fcntl(p->fd, F_SETFL, fcntl(p->fd, F_GETFL) | O_NONBLOCK);
 	p->read_ev = event_new(proc_base, p->fd, EV_READ | EV_PERSIST,
 	    proc_read, p);
-	event_add(p->read_ev, NULL);
 	p->timer_ev = evtimer_new(proc_base, proc_timer, p);
 	p->drain_ev = evtimer_new(proc_base, proc_drain_timeout, p);
+	if (p->read_ev == NULL || p->timer_ev == NULL || p->drain_ev == NULL)
+		abort();	/* libevent only fails here without memory */
+	event_add(p->read_ev, NULL);
 	if (p->timeout > 0) {
 		tv.tv_sec = p->timeout;
 		tv.tv_usec = 0;
@@ -342,7 +474,8 @@ proc_cancel(struct proc *p, const char *why)
 {
 	struct timeval	tv = { 0, 0 };
 
-	if (p == NULL || p->done || p->cancelled)
+	/* Once reaped, the child ended on its own: that is the result. */
+	if (p == NULL || p->done || p->reaped || p->cancelled)
 		return;
 	p->cancelled = true;
 	free(p->why);
@@ -365,10 +498,8 @@ proc_free(struct proc *p)
 	if (p == NULL)
 		return;
 	LIST_REMOVE(p, entry);
-	if (!p->reaped) {
-		kill(-p->pid, SIGKILL);
-		/* Reaped by the next SIGCHLD pass as an unknown pid. */
-	}
+	/* Reaped later by the loop, as an unknown pid. */
+	proc_kill_group(p, SIGKILL);
 	proc_close_pipe(p);
 	if (p->timer_ev != NULL)
 		event_free(p->timer_ev);

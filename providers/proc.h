@@ -42,12 +42,28 @@ typedef void (*proc_exit_cb)(const struct proc_result *, void *);
 
 struct proc;
 
+/*
+ * Once per process: SIGCHLD through the loop (a reap loop that also
+ * collects orphans) and PR_SET_CHILD_SUBREAPER.  proc_shutdown kills and
+ * collects what still runs.
+ */
 int	 proc_init(struct event_base *);
 void	 proc_shutdown(void);
+/*
+ * Start a child; returns when it has exec'd.  A program that cannot start
+ * (missing, not executable, bad cwd) fails here with a cause ("cannot run
+ * /x: Permission denied"), and no callback ever fires.  Otherwise output
+ * is passed on as it arrives, and exit fires exactly once, after the reap
+ * and the end of the output (at most a second after the reap, should an
+ * escaped grandchild hold the pipe); it may call proc_free.  The result's
+ * cause is borrowed for the callback's duration.
+ */
 int	 proc_spawn(struct proc **out, const struct proc_spec *,
 	    proc_output_cb, proc_exit_cb, void *arg, char **cause);
+/* SIGTERM to the group, SIGKILL after grace; no-op once it has ended. */
 void	 proc_cancel(struct proc *, const char *why);
 pid_t	 proc_pid(const struct proc *);
+/* NULL-safe; kills the group if it still runs, never fires exit. */
 void	 proc_free(struct proc *);
 
 /* name resolved against a PATH string, when it has no '/'. */

@@ -34,10 +34,27 @@ struct run_spec {
 	int			 grace;
 };
 
+/*
+ * Write rundir/inputs.json (0600) and create rundir/tmp, then fill out:
+ * argv [workdir/command[0], command[1..], action] (none without a
+ * command), the environment (PATH, HOME=statedir, LANG, TMPDIR, the
+ * CLOUDSPHERE_* variables, then runner_env, whose values replace earlier
+ * ones of the same name; runner_env may not set CLOUDSPHERE_*), cwd =
+ * workdir, timeout and grace.  Release out with script_spec_release.
+ */
 int	script_prepare(const struct run_spec *, struct proc_spec *out,
 	    char **cause);
 void	script_spec_release(struct proc_spec *);
+/*
+ * rundir/outputs.json as a JSON object (at most SCRIPT_OUTPUTS_MAX bytes,
+ * a regular file); no file gives an empty object.
+ */
 int	script_outputs(const struct run_spec *, json_t **out, char **cause);
+/*
+ * A plan's exit: 0 no changes, 2 changes; anything else (including a
+ * timeout, a cancel or a signal, whatever the exit code) fails with the
+ * result's cause.
+ */
 int	script_plan_result(const struct proc_result *, bool *changes,
 	    char **cause);
 
