@@ -117,6 +117,8 @@ struct engine {
 	void			*log_arg;
 	engine_phase_cb		 phase_cb;
 	void			*phase_arg;
+	engine_run_cb		 run_cb;
+	void			*run_arg;
 };
 
 int64_t	 engine_now_ms(void);
@@ -137,5 +139,6 @@ int64_t	 erun_queue(struct engine_repo *, struct emodel *,
 void	 erun_start_queued(struct engine *);
 void	 erun_abandon(struct erun *, const char *state, const char *cause);
 void	 erun_free(struct erun *);
+void	 erun_report(struct erun *, const char *state, const char *cause);
 
 #endif

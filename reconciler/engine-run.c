@@ -75,7 +75,49 @@ erun_queue(struct engine_repo *r, struct emodel *em,
 	tfjson_init(&run->tf);
 	recap_init(&run->recap);
 	TAILQ_INSERT_TAIL(&e->runs, run, entry);
+	erun_report(run, "queued", NULL);
 	return (id);
+}
+
+/*
+ * Tells the run hook about a change of state; the caller holds the store
+ * transaction that recorded it.
+ */
+void
+erun_report(struct erun *run, const char *state, const char *cause)
+{
+	struct engine		*e = run->e;
+	struct engine_run_event	 ev;
+	struct store_deployment	 row;
+	char			*summary = NULL, *safe = NULL;
+	bool			 have;
+
+	if (e->run_cb == NULL)
+		return;
+	have = store_deployment_get_by_id(e->store, run->dep_id, &row) == 0;
+	if (run->summary != NULL && store_run_state_final(state))
+		summary = redact_string(run->secrets, run->nsecrets,
+		    run->summary);
+	memset(&ev, 0, sizeof ev);
+	ev.run = run->id;
+	ev.deployment_id = run->dep_id;
+	ev.repository_id = run->repo->store_id;
+	ev.repository = run->repo->name;
+	ev.deployment = run->name;
+	ev.action = provider_action_name(run->action);
+	ev.trigger = run->trigger;
+	ev.commit = run->em->commit;
+	ev.state = state;
+	ev.phase = have ? row.phase : NULL;
+	if (cause != NULL)
+		safe = redact_string(run->secrets, run->nsecrets, cause);
+	ev.cause = safe;
+	ev.summary = summary;
+	e->run_cb(&ev, e->run_arg);
+	free(safe);
+	free(summary);
+	if (have)
+		store_deployment_release(&row);
 }
 
 void
@@ -127,10 +169,13 @@ erun_abandon(struct erun *run, const char *state, const char *cause)
 {
 	struct engine	*e = run->e;
 
+	store_begin(e->store);
 	store_run_finish(e->store, run->id, state, -1, cause, NULL);
 	if (strcmp(state, "interrupted") == 0)
 		engine_phase(e, run->dep_id, run->name, "failed", run->id,
 		    "interrupted", cause);
+	erun_report(run, state, cause);
+	store_commit(e->store);
 	erun_free(run);
 }
 
@@ -361,7 +406,10 @@ erun_start(struct erun *run)
 
 	run->state = ERUN_RUNNING;
 	e->running++;
+	store_begin(e->store);
 	store_run_start(e->store, run->id);
+	erun_report(run, "running", NULL);
+	store_commit(e->store);
 	logcap_init(&run->cap, e->cfg.log_max_bytes > ERUN_TAIL_BYTES ?
 	    e->cfg.log_max_bytes - ERUN_TAIL_BYTES : e->cfg.log_max_bytes / 2,
 	    e->cfg.log_max_bytes > ERUN_TAIL_BYTES ? ERUN_TAIL_BYTES :
@@ -623,6 +671,7 @@ erun_finish(struct erun *run, const char *state, int exit_code,
 		}
 		store_deployment_release(&row);
 	}
+	erun_report(run, state, cause);
 	store_commit(e->store);
 	if (run->state == ERUN_RUNNING)
 		e->running--;

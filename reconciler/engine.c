@@ -358,6 +358,13 @@ engine_set_phase_hook(struct engine *e, engine_phase_cb cb, void *arg)
 	e->phase_arg = arg;
 }
 
+void
+engine_set_run_hook(struct engine *e, engine_run_cb cb, void *arg)
+{
+	e->run_cb = cb;
+	e->run_arg = arg;
+}
+
 static void
 set_phase(struct engine *e, const struct store_deployment *row,
     const char *phase, int64_t run, const char *reason, const char *cause)

@@ -96,4 +96,29 @@ typedef void (*engine_phase_cb)(const char *deployment, const char *phase,
 void		 engine_set_phase_hook(struct engine *, engine_phase_cb,
 		    void *);
 
+/*
+ * A run changed state: queued, running, or a final state of DESIGN.md
+ * section 3.  Called inside the store transaction that records the change,
+ * so that what the callee writes to the store (an outbox row, a ledger
+ * mark) commits or rolls back with it; the callee must not commit.  The
+ * strings are borrowed for the call.  phase is the deployment's phase
+ * after the change; summary is the plan's or apply's, redacted, or NULL.
+ */
+struct engine_run_event {
+	int64_t		 run;
+	int64_t		 deployment_id;
+	int64_t		 repository_id;
+	const char	*repository;
+	const char	*deployment;
+	const char	*action;	/* plan, apply, destroy */
+	const char	*trigger;
+	const char	*commit;	/* 40 hex: the source commit */
+	const char	*state;		/* queued, running, succeeded... */
+	const char	*phase;
+	const char	*cause;		/* redacted; NULL while not final */
+	const char	*summary;
+};
+typedef void (*engine_run_cb)(const struct engine_run_event *, void *arg);
+void		 engine_set_run_hook(struct engine *, engine_run_cb, void *);
+
 #endif
