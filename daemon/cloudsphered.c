@@ -28,6 +28,7 @@
 #include "api.h"
 #include "conf.h"
 #include "engine.h"
+#include "hooks.h"
 #include "log.h"
 #include "proc.h"
 #include "store.h"
@@ -53,6 +54,7 @@ struct daemon {
 	struct store		*store;
 	struct engine		*engine;
 	struct api		*api;
+	struct hooks		*hooks;
 	struct daemon_repo	*repos;
 	size_t			 nrepos;
 	struct event		*sighup, *sigterm, *sigint, *watchdog;
@@ -199,6 +201,29 @@ daemon_sync(const char *name, void *arg)
 	return (found);
 }
 
+/* A webhook's push to the watched branch: the same sync as a poll. */
+static void
+daemon_hook_sync(const char *name, void *arg)
+{
+	struct daemon	*d = arg;
+	size_t		 i;
+
+	for (i = 0; i < d->nrepos; i++)
+		if (strcmp(d->repos[i].name, name) == 0)
+			watch_sync(d->repos[i].watch, "webhook");
+}
+
+/* Pull-request events: logged until they are planned. */
+static void
+daemon_hook_pull(const char *name, const struct webhook_event *ev, void *arg)
+{
+	(void)arg;
+	log_info("%s: pull request %lld %s: head %.12s (%s) into %s%s",
+	    name, (long long)ev->pull,
+	    webhook_pull_action_name(ev->pull_action), ev->head_sha,
+	    ev->head_ref, ev->base_ref, ev->fork ? ", from a fork" : "");
+}
+
 static json_t *
 daemon_status(void *arg)
 {
@@ -252,6 +277,7 @@ on_reload(evutil_socket_t sig, short events, void *arg)
 	struct config		*c;
 	struct diags		 errs;
 	struct engine_config	 ec;
+	char			*cause = NULL;
 	size_t			 i;
 
 	(void)sig;
@@ -269,6 +295,15 @@ on_reload(evutil_socket_t sig, short events, void *arg)
 		return;
 	}
 	diags_release(&errs);
+	if (hooks_reload(d->hooks, c, &cause) != 0) {
+		log_warnx("%s", cause);
+		log_warnx("%s: not reloaded, the running configuration stays",
+		    d->conf_path);
+		free(cause);
+		config_free(c);
+		notify("READY=1");
+		return;
+	}
 	/* Settings that take effect now; repositories change at restart. */
 	if (c->nrepos != d->nrepos)
 		log_warnx("%s: repositories added or removed take effect at the next restart",
@@ -442,6 +477,11 @@ main(int argc, char **argv)
 		d.nrepos++;
 	}
 
+	if (hooks_new(&d.hooks, d.base, d.conf, &cause) != 0)
+		fatalx("%s", cause);
+	hooks_set_sync(d.hooks, daemon_hook_sync, &d);
+	hooks_set_pull(d.hooks, daemon_hook_pull, &d);
+
 	memset(&ac, 0, sizeof ac);
 	ac.control_socket = d.conf->control_socket;
 	ac.listen = d.conf->listen;
@@ -449,6 +489,7 @@ main(int argc, char **argv)
 	ac.sync = daemon_sync;
 	ac.status = daemon_status;
 	ac.arg = &d;
+	ac.hooks = d.hooks;
 	if (api_new(&d.api, d.base, d.store, d.engine, &ac, &cause) != 0)
 		fatalx("%s", cause);
 	engine_set_log_hook(d.engine, api_run_changed, d.api);
@@ -482,6 +523,7 @@ main(int argc, char **argv)
 
 	log_info("stopped");
 	api_free(d.api);
+	hooks_free(d.hooks);
 	engine_free(d.engine);
 	for (i = 0; i < d.nrepos; i++) {
 		watch_free(d.repos[i].watch);
