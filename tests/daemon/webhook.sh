@@ -13,6 +13,10 @@ set -u
 . "${top_srcdir:-.}/tests/daemon/lib.sh"
 
 corpus=${CORPUS_DIR:-$srcdir/../shared/corpus}
+if [ ! -f "$corpus/signature-vectors/vectors.json" ]; then
+	echo "1..0 # SKIP no corpus at $corpus"
+	exit 0
+fi
 send="python3 $srcdir/tests/daemon/webhook-send.py"
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
