@@ -173,11 +173,12 @@ check "a push to another branch: 202" \
     test "$(hook "$tcp" github infra "$hook_secret" push "$tmp/push-other.json" push-0)" = 202
 printf '{"ref": "refs/heads/main", "before": "%s", "after": "%s", "deleted": false, "created": false}' \
     "$(git -C "$work" rev-parse HEAD~1)" "$sha" >"$tmp/push.json"
-t0=$(date +%s.%N)
-code=$($send one "$tcp" github infra "$hook_secret" push "$tmp/push.json" push-1)
-t1=$(date +%s.%N)
+code=$(WEBHOOK_TIMING=1 $send one "$tcp" github infra "$hook_secret" push "$tmp/push.json" push-1 2>"$tmp/took")
+took=$(cat "$tmp/took")
 check "a push to main: 202 ($code)" sh -c "echo '$code' | grep -q '^202 '"
-check "answered within 0.5 s" awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 0.5) }'
+# Milliseconds, normally; a second leaves room for a loaded, sanitised build.
+check "answered at once, before the fetch ($took s)" \
+    awk -v t="$took" 'BEGIN { exit !(t + 0 > 0 && t + 0 < 1) }'
 applied() { test "$(cat "$state/deployments/infra/web/applied" 2>/dev/null)" = two; }
 check "the new commit is applied" d_wait_cond 20 applied
 trigger_ok() {
