@@ -430,13 +430,13 @@ ledger_done(struct ledger *l, struct ledger_batch *cur, const git_oid *c)
 	}
 	pthread_mutex_unlock(&l->mu);
 	if (git_oid_is_zero(c))
-		msg = xasprintf("ledger %s: nothing new for %zu deployments",
-		    l->branch, cur->n);
+		msg = xasprintf("ledger %s: nothing new for %zu deployment%s",
+		    l->branch, cur->n, cur->n == 1 ? "" : "s");
 	else {
 		git_oid_tostr(hex, sizeof hex, c);
-		msg = xasprintf("ledger %s: pushed %.12s (%zu deployments)%s",
-		    l->branch, hex, cur->n, l->failures > 0 ?
-		    ", the remote is back" : "");
+		msg = xasprintf("ledger %s: pushed %.12s (%zu deployment%s)%s",
+		    l->branch, hex, cur->n, cur->n == 1 ? "" : "s",
+		    l->failures > 0 ? ", the remote is back" : "");
 	}
 	ledger_post(l, git_oid_is_zero(c) ? LEDGER_DEBUG : l->failures > 0 ?
 	    LEDGER_INFO : LEDGER_DEBUG, msg, cur);
