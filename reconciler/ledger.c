@@ -74,6 +74,7 @@ struct ledger {
 	void			*log_arg;
 	struct event		*batch_ev;
 	bool			 batch_armed;
+	int64_t			 batch_first;	/* its first mark, monotonic ms */
 	struct event		*wake_ev;
 	int			 wake[2];
 	struct table		 handed;	/* deployment id -> int64_t seq */
@@ -583,13 +584,25 @@ ledger_wake(evutil_socket_t fd, short events, void *arg)
 	}
 }
 
+/*
+ * The batch goes once no mark came for LEDGER_BATCH_MS, or at the latest
+ * LEDGER_BATCH_WAIT_MS after its first mark; ms 0: at once.
+ */
 static void
 ledger_arm(struct ledger *l, long ms)
 {
-	struct timeval	tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval	tv;
+	int64_t		now = ledger_now_ms(), due;
 
-	if (l->batch_armed)
-		return;
+	if (!l->batch_armed)
+		l->batch_first = now;
+	due = now + ms;
+	if (due > l->batch_first + LEDGER_BATCH_WAIT_MS)
+		due = l->batch_first + LEDGER_BATCH_WAIT_MS;
+	if (due < now)
+		due = now;
+	tv.tv_sec = (time_t)((due - now) / 1000);
+	tv.tv_usec = (suseconds_t)((due - now) % 1000) * 1000;
 	l->batch_armed = true;
 	evtimer_add(l->batch_ev, &tv);
 }

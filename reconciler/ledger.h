@@ -30,8 +30,12 @@
 /* The last run's log in the ledger: head and tail kept past this. */
 #define LEDGER_LOG_MAX		(256 * 1024)
 #define LEDGER_LOG_HEAD		(64 * 1024)
-/* Marks within this many milliseconds of the first share a commit. */
+/*
+ * Marks share a commit until none came for LEDGER_BATCH_MS, or for at
+ * most LEDGER_BATCH_WAIT_MS after the first.
+ */
 #define LEDGER_BATCH_MS		750
+#define LEDGER_BATCH_WAIT_MS	5000
 /* Backoff between failed pushes, in seconds: doubles up to the cap. */
 #define LEDGER_RETRY_MIN	1
 #define LEDGER_RETRY_MAX	60
