@@ -86,6 +86,16 @@ check "beta's new run reaches the ledger" d_wait_cond 10 ledger_has beta "d['las
 s0=$(syncs)
 sleep 1.5
 check "no sync after the ledger's push ($(syncs) = $s0)" test "$(syncs)" -eq "$s0"
+# With both branches packed (packed-refs renamed into place: one sync),
+# a ledger push writes its loose ref again and packed-refs stays.
+g pack-refs --all
+sleep 1
+s0=$(syncs)
+d_ctl plan beta >/dev/null 2>&1
+b_plan() { ledger_has beta "d['last_run']['action'] == 'plan'"; }
+check "a plan reaches the packed ledger branch" d_wait_cond 15 b_plan
+sleep 1
+check "no sync after that push ($(syncs) = $s0)" test "$(syncs)" -eq "$s0"
 
 # A second writer pushing to the ledger branch while the daemon does.
 git clone -q -b "$L" "$remote" "$tmp/other" 2>/dev/null
@@ -160,6 +170,26 @@ d_start || not_ok "daemon restarts"
 check "after the restart, it arrives" d_wait_cond 20 ledger_has alpha "d['last_run']['id'] == $a_run"
 d_stop
 
+# other_push BRANCH: another writer's commit on a ledger branch, pushed
+# straight to the bare repository, behind the daemon's back.
+other_push() {
+	rm -rf "$tmp/o2"
+	git clone -q -b "$1" "$remote" "$tmp/o2" 2>/dev/null &&
+	    echo "$1" >"$tmp/o2/other-$2.txt" &&
+	    git -C "$tmp/o2" add -A && git -C "$tmp/o2" commit -q -m "other on $1" &&
+	    git -C "$tmp/o2" push -q origin "HEAD:$1" 2>/dev/null
+}
+# rebuilt BRANCH DEP: after someone else pushed, the daemon's next push is
+# rejected (its tip is stale), rebuilt on theirs, and both commits stay.
+rebuilt() {
+	other_push "$1" "$2" || return 1
+	d_ctl plan "$2" >/dev/null 2>&1 || return 1
+	d_wait_cond 20 sh -c "git -C '$remote' log -1 --format=%s $1 | grep -q '^$2: plan succeeded'" || return 1
+	git -C "$remote" log --format=%s "$1" | grep -q "^other on $1\$" &&
+	    git -C "$remote" show "$1:other-$2.txt" >/dev/null &&
+	    grep -q "ledger $1: .*rebuilding on the new tip" "$tmp/daemon.log"
+}
+
 # Over HTTP, through git http-backend (receive-pack enabled).
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 python3 "$srcdir/tests/daemon/git-http.py" "$tmp" "$port" >"$tmp/http.log" 2>&1 &
@@ -179,6 +209,7 @@ http_ok() {
 check "pushed over HTTP: gamma's status is on ledger/http" d_wait_cond 15 http_ok
 check "and its log" sh -c "git -C '$remote' show ledger/http:logs/gamma.log | grep -q 'probe gamma apply'"
 check "the HTTP server saw receive-pack" grep -q "git-receive-pack" "$tmp/http.log"
+check "a push rejected over HTTP is rebuilt on the other writer's tip" rebuilt ledger/http gamma
 d_stop
 kill $http_pid 2>/dev/null
 
@@ -227,6 +258,7 @@ ssh_ok() {
 }
 check "pushed over SSH: delta's status is on ledger/ssh" d_wait_cond 15 ssh_ok
 check "and its log" sh -c "git -C '$remote' show ledger/ssh:logs/delta.log | grep -q 'probe delta apply'"
+check "a push rejected over SSH is rebuilt on the other writer's tip" rebuilt ledger/ssh delta
 d_stop
 kill $sshd_pid 2>/dev/null
 tap_done
