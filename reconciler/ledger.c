@@ -83,6 +83,7 @@ struct ledger {
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cond;
 	struct ledger_batch	*next;		/* for the thread */
+	size_t			 inflight;	/* entries in the thread's batch */
 	bool			 kicked;
 	bool			 stop;
 	TAILQ_HEAD(, ledger_result) results;
@@ -504,10 +505,14 @@ ledger_main(void *arg)
 		else
 			ledger_batch_merge(cur, l->next);
 		l->next = NULL;
+		l->inflight = cur->n;
 		pthread_mutex_unlock(&l->mu);
 
 		error = ledger_attempt(l, cur, &pushed, &cause);
 		if (error == 0) {
+			pthread_mutex_lock(&l->mu);
+			l->inflight = 0;
+			pthread_mutex_unlock(&l->mu);
 			ledger_done(l, cur, &pushed);
 			ledger_batch_free(cur);
 			cur = NULL;
@@ -537,6 +542,8 @@ ledger_main(void *arg)
 }
 
 /* Loop side. */
+
+static void	ledger_arm(struct ledger *, long);
 
 static void
 ledger_wake(evutil_socket_t fd, short events, void *arg)
@@ -575,6 +582,8 @@ ledger_wake(evutil_socket_t fd, short events, void *arg)
 				    "ledger: cannot clear the marks of a push;"
 				    " it is made again", l->log_arg);
 		}
+		if (res->ndone > 0)
+			ledger_arm(l, 0);	/* what waited for room */
 		if (res->message != NULL && l->log_cb != NULL)
 			l->log_cb(res->level, l->repository, res->message,
 			    l->log_arg);
@@ -657,7 +666,7 @@ ledger_batch(evutil_socket_t fd, short events, void *arg)
 	struct store_ledger_mark	*marks;
 	struct ledger_batch		*b;
 	struct ledger_entry		*e;
-	size_t				 n, i;
+	size_t				 n, i, room;
 	char				 key[32], *cause;
 	int64_t				*seq;
 	bool				 more = false;
@@ -672,6 +681,14 @@ ledger_batch(evutil_socket_t fd, short events, void *arg)
 		ledger_arm(l, 5000);
 		return;
 	}
+	/*
+	 * At most LEDGER_BATCH_MAX deployments' files in memory: the rest
+	 * stay marked until a push makes room.
+	 */
+	pthread_mutex_lock(&l->mu);
+	room = l->inflight + (l->next != NULL ? l->next->n : 0);
+	room = room < LEDGER_BATCH_MAX ? LEDGER_BATCH_MAX - room : 0;
+	pthread_mutex_unlock(&l->mu);
 	b = ledger_batch_new();
 	for (i = 0; i < n; i++) {
 		snprintf(key, sizeof key, "%lld",
@@ -679,8 +696,8 @@ ledger_batch(evutil_socket_t fd, short events, void *arg)
 		seq = table_gets(&l->handed, key);
 		if (seq != NULL && *seq == marks[i].seq)
 			continue;	/* with the thread already */
-		if (b->n >= LEDGER_BATCH_MAX) {
-			more = true;
+		if (b->n >= room) {
+			more = room == LEDGER_BATCH_MAX;
 			break;
 		}
 		if ((e = ledger_render(l, &marks[i], &cause)) == NULL) {
