@@ -253,11 +253,23 @@ daemon_status(void *arg)
 	size_t		 i, running, queued;
 
 	for (i = 0; i < d->nrepos; i++) {
-		const char *err = watch_error(d->repos[i].watch);
+		const char	*err = watch_error(d->repos[i].watch);
+		json_t		*ledger = json_null();
 
-		json_array_append_new(repos, json_pack("{ss ss* ss*}",
+		if (d->repos[i].ledger != NULL) {
+			struct ledger_stats	 st;
+			char			*lerr;
+
+			ledger_stats(d->repos[i].ledger, &st);
+			lerr = ledger_error(d->repos[i].ledger);
+			ledger = json_pack("{ss sI ss*}", "branch",
+			    ledger_branch(d->repos[i].ledger), "pending",
+			    (json_int_t)st.pending, "error", lerr);
+			free(lerr);
+		}
+		json_array_append_new(repos, json_pack("{ss ss* ss* so}",
 		    "name", d->repos[i].name, "commit", d->repos[i].commit,
-		    "error", err));
+		    "error", err, "ledger", ledger));
 	}
 	engine_counts(d->engine, &running, &queued);
 	return (json_pack("{ss sI so s{sI sI}}", "version", PACKAGE_VERSION,

@@ -88,6 +88,7 @@ struct ledger {
 	bool			 stop;
 	TAILQ_HEAD(, ledger_result) results;
 	struct ledger_stats	 stats;
+	char			*error;		/* of the last attempt, or NULL */
 
 	/* Thread side. */
 	pthread_t		 thread;
@@ -445,6 +446,10 @@ ledger_done(struct ledger *l, struct ledger_batch *cur, const git_oid *c)
 	l->failures = 0;
 	free(l->last_error);
 	l->last_error = NULL;
+	pthread_mutex_lock(&l->mu);
+	free(l->error);
+	l->error = NULL;
+	pthread_mutex_unlock(&l->mu);
 }
 
 static void
@@ -458,6 +463,10 @@ ledger_failed(struct ledger *l, char *cause, int64_t wait)
 	    (long long)((wait + 999) / 1000)), NULL);
 	free(l->last_error);
 	l->last_error = cause;
+	pthread_mutex_lock(&l->mu);
+	free(l->error);
+	l->error = xstrdup(cause);
+	pthread_mutex_unlock(&l->mu);
 }
 
 static void *
@@ -860,6 +869,23 @@ ledger_stats(struct ledger *l, struct ledger_stats *st)
 		st->pending = 0;
 }
 
+char *
+ledger_error(struct ledger *l)
+{
+	char	*e;
+
+	pthread_mutex_lock(&l->mu);
+	e = l->error != NULL ? xstrdup(l->error) : NULL;
+	pthread_mutex_unlock(&l->mu);
+	return (e);
+}
+
+const char *
+ledger_branch(const struct ledger *l)
+{
+	return (l->branch);
+}
+
 void
 ledger_metrics(struct ledger *const *v, size_t n, struct buf *b)
 {
@@ -944,5 +970,6 @@ ledger_free(struct ledger *l)
 	free(l->token_file);
 	free(l->known_hosts);
 	free(l->last_error);
+	free(l->error);
 	free(l);
 }

@@ -87,6 +87,9 @@ void	 ledger_phase(struct ledger *, const char *deployment,
 /* The remote answered (a fetch went well): a waiting retry goes now. */
 void	 ledger_kick(struct ledger *);
 void	 ledger_stats(struct ledger *, struct ledger_stats *);
+/* Why the last push failed (allocated), NULL once one went well. */
+char	*ledger_error(struct ledger *);
+const char *ledger_branch(const struct ledger *);
 /* Prometheus lines for the ledgers given. */
 void	 ledger_metrics(struct ledger *const *, size_t n, struct buf *);
 void	 ledger_free(struct ledger *);

@@ -152,9 +152,17 @@ failing() { grep -q "ledger $L: push failed\|ledger $L: fetch failed\|ledger $L:
 check "a push to a remote that is gone fails, logged" d_wait_cond 15 failing
 check "/metrics counts the failure, 1 pending" sh -c "test \"\$(curl -s --unix-socket '$tmp/ctl.sock' http://x/metrics | awk '/^cloudsphere_ledger_push_failures_total/ { print \$2 }')\" -ge 1 &&
     test \"\$(curl -s --unix-socket '$tmp/ctl.sock' http://x/metrics | awk '/^cloudsphere_ledger_pending/ { print \$2 }')\" = 1"
+status_ledger() {
+	d_ctl --json status | python3 -c "import json, sys
+l = json.load(sys.stdin)['repositories'][0]['ledger']
+sys.exit(0 if ($1) else 1)"
+}
+check "cloudspherectl status says why and what waits" \
+    status_ledger "l['branch'] == '$L' and l['pending'] == 1 and 'remote.git' in l['error']"
 b_run=$(d_runs beta | awk 'END { print $1 }')
 mv "$remote.away" "$remote"
 check "back: the pending update arrives" d_wait_cond 30 ledger_has beta "d['last_run']['id'] == $b_run and d['last_run']['action'] == 'plan'"
+check "and the status clears" d_wait_cond 5 status_ledger "l['pending'] == 0 and l.get('error') is None"
 check "and the other writer's file is still there" test "$(g show $L:notes.txt | wc -l)" -eq 12
 
 # Killed with an update not pushed: it arrives after the restart.
