@@ -591,9 +591,18 @@ mirror_push(struct mirror *m, const char *branch, const git_oid *commit,
 		else
 			*cause = mirror_cause("push failed");
 	} else if (m->push_error != NULL) {
-		/* The remote took the objects but not the ref. */
+		/*
+		 * The remote took the objects but not the ref: because it
+		 * moved meanwhile (receive-pack's "failed to lock", a stale
+		 * old value), or because it refuses (a hook, a protected
+		 * branch), which no rebuild will change.
+		 */
 		*cause = xasprintf("push rejected: %s", m->push_error);
-		error = -EAGAIN;
+		error = strstr(m->push_error, "lock") != NULL ||
+		    strstr(m->push_error, "stale") != NULL ||
+		    strstr(m->push_error, "fast-forward") != NULL ||
+		    strstr(m->push_error, "fetch first") != NULL ? -EAGAIN :
+		    -EIO;
 	} else
 		error = 0;
 	m->push_expect = NULL;

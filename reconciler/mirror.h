@@ -46,7 +46,8 @@ int	 mirror_fetch(struct mirror *, int deadline, git_oid *tip,
  * compare-and-swap, never a forced update.  Same credentials, host key
  * checks and deadline as mirror_fetch.  -EAGAIN when the branch moved
  * (someone else pushed: fetch, rebuild on the new tip, push again); -EIO
- * when the remote could not be reached or refused, with *cause.
+ * when the remote could not be reached or refused (a hook, a protected
+ * branch, no right to push), with *cause.
  */
 int	 mirror_push(struct mirror *, const char *branch,
 	    const git_oid *commit, const git_oid *expect, int deadline,

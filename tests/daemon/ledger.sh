@@ -218,6 +218,24 @@ check "pushed over HTTP: gamma's status is on ledger/http" d_wait_cond 15 http_o
 check "and its log" sh -c "git -C '$remote' show ledger/http:logs/gamma.log | grep -q 'probe gamma apply'"
 check "the HTTP server saw receive-pack" grep -q "git-receive-pack" "$tmp/http.log"
 check "a push rejected over HTTP is rebuilt on the other writer's tip" rebuilt ledger/http gamma
+# A remote that refuses (a hook): retried with backoff, not rebuilt.
+cat >"$remote/hooks/pre-receive" <<EOF
+#!/bin/sh
+test -e "$tmp/refuse" && { echo "ledger/http is closed" >&2; exit 1; }
+exit 0
+EOF
+chmod +x "$remote/hooks/pre-receive"
+touch "$tmp/refuse"
+rebuilds=$(grep -c "rebuilding on the new tip" "$tmp/daemon.log")
+d_ctl plan gamma >/dev/null 2>&1
+declined() { grep -q "ledger ledger/http: push rejected: .*declined" "$tmp/daemon.log"; }
+check "a push the remote's hook declines is logged" d_wait_cond 15 declined
+check "and is not taken for a moved branch" \
+    test "$(grep -c "rebuilding on the new tip" "$tmp/daemon.log")" -eq "$rebuilds"
+g_run=$(d_runs gamma | awk 'END { print $1 }')
+rm -f "$tmp/refuse"
+check "once the hook lets it, the update arrives" d_wait_cond 20 http_ok
+rm -f "$remote/hooks/pre-receive"
 d_stop
 kill $http_pid 2>/dev/null
 
