@@ -60,6 +60,7 @@ struct daemon {
 	struct event		*sighup, *sigterm, *sigint, *watchdog;
 	struct event		*prune;
 	bool			 stopping;
+	size_t			 flushing;	/* ledgers still pushing */
 	int64_t			 started;
 };
 
@@ -277,12 +278,36 @@ daemon_status(void *arg)
 	    "running", (json_int_t)running, "queued", (json_int_t)queued));
 }
 
+/* Seconds a stop waits for the ledgers to push what the last runs left. */
+#define LEDGER_STOP_WAIT	5
+
+static void
+flushed(void *arg)
+{
+	struct daemon	*d = arg;
+
+	if (d->flushing > 0 && --d->flushing == 0)
+		event_base_loopexit(d->base, NULL);
+}
+
 static void
 stopped(void *arg)
 {
 	struct daemon	*d = arg;
+	struct timeval	 tv = { LEDGER_STOP_WAIT, 0 };
+	size_t		 i;
 
-	event_base_loopexit(d->base, NULL);
+	/* One more for this function, so no flush ends the loop early. */
+	d->flushing = 1;
+	for (i = 0; i < d->nrepos; i++) {
+		if (d->repos[i].ledger != NULL) {
+			d->flushing++;
+			ledger_flush(d->repos[i].ledger, flushed, d);
+		}
+	}
+	if (d->flushing > 1)
+		event_base_loopexit(d->base, &tv);	/* at the latest */
+	flushed(d);
 }
 
 static void

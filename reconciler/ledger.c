@@ -78,6 +78,8 @@ struct ledger {
 	struct event		*wake_ev;
 	int			 wake[2];
 	struct table		 handed;	/* deployment id -> int64_t seq */
+	void			(*flush_cb)(void *);
+	void			*flush_arg;
 
 	/* Shared, under mu. */
 	pthread_mutex_t		 mu;
@@ -554,6 +556,20 @@ ledger_main(void *arg)
 
 static void	ledger_arm(struct ledger *, long);
 
+/* A flush asked for is over once no mark is left. */
+static void
+ledger_flush_check(struct ledger *l)
+{
+	void	(*cb)(void *) = l->flush_cb;
+	size_t	  n;
+
+	if (cb == NULL ||
+	    store_ledger_count(l->store, l->repository_id, &n) != 0 || n > 0)
+		return;
+	l->flush_cb = NULL;
+	cb(l->flush_arg);
+}
+
 static void
 ledger_wake(evutil_socket_t fd, short events, void *arg)
 {
@@ -600,6 +616,7 @@ ledger_wake(evutil_socket_t fd, short events, void *arg)
 		free(res->done);
 		free(res);
 	}
+	ledger_flush_check(l);
 }
 
 /*
@@ -726,6 +743,7 @@ ledger_batch(evutil_socket_t fd, short events, void *arg)
 	store_ledger_marks_free(marks, n);
 	if (b->n == 0) {
 		ledger_batch_free(b);
+		ledger_flush_check(l);
 		return;
 	}
 	pthread_mutex_lock(&l->mu);
@@ -846,6 +864,21 @@ ledger_phase(struct ledger *l, const char *name, const char *phase)
 	ledger_mark(l, d.id, line);
 	free(line);
 	store_deployment_release(&d);
+}
+
+void
+ledger_flush(struct ledger *l, void (*done)(void *), void *arg)
+{
+	l->flush_cb = done;
+	l->flush_arg = arg;
+	if (!l->started) {
+		l->flush_cb = NULL;
+		done(arg);
+		return;
+	}
+	ledger_kick(l);
+	ledger_arm(l, 0);
+	ledger_flush_check(l);
 }
 
 void

@@ -84,6 +84,12 @@ void	 ledger_run(struct ledger *, const struct engine_run_event *);
  */
 void	 ledger_phase(struct ledger *, const char *deployment,
 	    const char *phase);
+/*
+ * At a stop: push what is marked now, then call done, once no mark is
+ * left (at once if none is).  The caller bounds the wait: what is not
+ * pushed then goes at the next start.
+ */
+void	 ledger_flush(struct ledger *, void (*done)(void *), void *arg);
 /* The remote answered (a fetch went well): a waiting retry goes now. */
 void	 ledger_kick(struct ledger *);
 void	 ledger_stats(struct ledger *, struct ledger_stats *);

@@ -176,7 +176,18 @@ mv "$remote.away" "$remote"
 check "the plan did not reach the ledger before the kill" sh -c "! git -C '$remote' show $L:deployments/alpha.yaml | grep -q 'id: $a_run\$'"
 d_start || not_ok "daemon restarts"
 check "after the restart, it arrives" d_wait_cond 20 ledger_has alpha "d['last_run']['id'] == $a_run"
+
+# A stop (SIGTERM) pushes what its last runs left before it exits: here a
+# run cut short when shutdown_grace is over.
+d_deployment alpha "inputs: { value: a7, sleep: 30, token: \"\${{ secrets.probe_token }}\" }"
+d_commit "alpha: slow"
+d_wait_phase alpha applying 20
 d_stop
+check "the daemon stopped cleanly ($d_status)" test "$d_status" -eq 0
+check "the interrupted run was pushed before the exit" \
+    ledger_has alpha "d['last_run']['result'] == 'interrupted' and d['phase'] == 'failed'"
+d_deployment alpha "inputs: { value: a8, token: \"\${{ secrets.probe_token }}\" }"
+d_commit "alpha: quick again"
 
 # other_push BRANCH: another writer's commit on a ledger branch, pushed
 # straight to the bare repository, behind the daemon's back.
