@@ -7,7 +7,9 @@
 # causes no fetch nor run of its own; a second writer pushing to the same
 # branch at the same time loses nothing and makes the daemon lose nothing;
 # a remote that is gone for a while gets the pending update when it is
-# back, and so does a daemon killed before it could push.
+# back, and so does a daemon killed before it could push; a stop pushes
+# before it exits; a push a hook refuses is retried, not rebuilt;
+# ledger_branch "" writes nothing.
 set -u
 . "${top_srcdir:-.}/tests/tap.sh"
 . "${top_srcdir:-.}/tests/daemon/lib.sh"
@@ -188,6 +190,20 @@ check "the interrupted run was pushed before the exit" \
     ledger_has alpha "d['last_run']['result'] == 'interrupted' and d['phase'] == 'failed'"
 d_deployment alpha "inputs: { value: a8, token: \"\${{ secrets.probe_token }}\" }"
 d_commit "alpha: quick again"
+
+# ledger_branch "": no ledger at all.
+sed -i "s|poll_interval: .*|poll_interval: 0s\n    ledger_branch: \"\"|" "$tmp/cloudsphered.yaml"
+tip=$(g rev-parse "$L")
+d_start || not_ok "daemon starts without a ledger"
+d_deployment beta "inputs: { value: b-off }"
+d_commit "beta: off"
+off_applied() { test "$(d_field beta "d['outputs']['value']")" = b-off; }
+d_wait_cond 20 off_applied
+sleep 1.5
+check "with ledger_branch \"\" nothing is pushed" test "$(g rev-parse "$L")" = "$tip"
+check "and /metrics has no ledger lines" sh -c "! curl -s --unix-socket '$tmp/ctl.sock' http://x/metrics | grep -q ledger"
+d_stop
+sed -i '/ledger_branch: ""/d' "$tmp/cloudsphered.yaml"
 
 # other_push BRANCH: another writer's commit on a ledger branch, pushed
 # straight to the bare repository, behind the daemon's back.
