@@ -56,7 +56,21 @@ struct api {
 	char			*socket_path;
 	char			*token;
 	TAILQ_HEAD(, follower)	 followers;
+	struct {
+		api_metrics_cb	 cb;
+		void		*arg;
+	}			 metrics[8];
+	size_t			 nmetrics;
 };
+
+void
+api_add_metrics(struct api *api, api_metrics_cb cb, void *arg)
+{
+	if (api->nmetrics == sizeof api->metrics / sizeof api->metrics[0])
+		fatalx("too many metrics callbacks");
+	api->metrics[api->nmetrics].cb = cb;
+	api->metrics[api->nmetrics++].arg = arg;
+}
 
 static void
 api_json(struct evhttp_request *req, int code, json_t *body)
@@ -443,6 +457,14 @@ api_metrics(struct api *api, struct evhttp_request *req)
 	    "cloudsphere_runs{state=\"queued\"} %zu\n", running, queued);
 	if (api->cfg.hooks != NULL)
 		hooks_metrics(api->cfg.hooks, b);
+	for (i = 0; i < api->nmetrics; i++) {
+		struct buf	more;
+
+		buf_init(&more, 1024 * 1024);
+		api->metrics[i].cb(&more, api->metrics[i].arg);
+		evbuffer_add(b, more.data, more.len);
+		buf_release(&more);
+	}
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain; version=0.0.4");
 	evhttp_send_reply(req, 200, "OK", b);

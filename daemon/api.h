@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "buf.h"
 #include "engine.h"
 #include "store.h"
 
@@ -32,6 +33,9 @@ struct api_config {
 
 int	 api_new(struct api **out, struct event_base *, struct store *,
 	    struct engine *, const struct api_config *, char **cause);
+/* Appends Prometheus lines to GET /metrics (the ledger's, the forge's). */
+typedef void (*api_metrics_cb)(struct buf *, void *arg);
+void	 api_add_metrics(struct api *, api_metrics_cb, void *arg);
 /* New bytes of a run's log, or the run ended: wakes its followers. */
 void	 api_run_changed(int64_t run, void *api);
 void	 api_free(struct api *);

@@ -29,6 +29,7 @@
 #include "conf.h"
 #include "engine.h"
 #include "hooks.h"
+#include "ledger.h"
 #include "log.h"
 #include "proc.h"
 #include "store.h"
@@ -44,6 +45,7 @@ struct daemon_repo {
 	int64_t			 store_id;
 	struct watch		*watch;
 	struct engine_repo	*er;
+	struct ledger		*ledger;	/* NULL: ledger_branch "" */
 	char			*commit;	/* last loaded */
 };
 
@@ -60,6 +62,7 @@ struct daemon {
 	struct event		*sighup, *sigterm, *sigint, *watchdog;
 	struct event		*prune;
 	bool			 stopping;
+	size_t			 flushing;	/* ledgers still pushing */
 	int64_t			 started;
 };
 
@@ -158,6 +161,8 @@ on_result(struct watch *w, struct model *m, const char *commit,
 		engine_repo_release_hold(r->er);
 		return;
 	}
+	/* The remote answers: a ledger push waiting to retry goes now. */
+	ledger_kick(r->ledger);
 	if (m == NULL) {
 		/* Fetched, nothing new. */
 		store_repository_set_commit(r->d->store, r->store_id,
@@ -180,9 +185,51 @@ static void
 on_phase(const char *name, const char *phase, const char *reason,
     const char *cause, void *arg)
 {
-	(void)arg;
+	struct daemon	*d = arg;
+	size_t		 i;
+
 	log_info("%s: %s (%s%s%s)", name, phase, reason != NULL ? reason : "",
 	    cause != NULL ? ": " : "", cause != NULL ? cause : "");
+	for (i = 0; i < d->nrepos; i++)
+		ledger_phase(d->repos[i].ledger, name, phase);
+}
+
+/* Inside the store transaction of a run's change: ledger marks. */
+static void
+on_run(const struct engine_run_event *ev, void *arg)
+{
+	struct daemon	*d = arg;
+	size_t		 i;
+
+	for (i = 0; i < d->nrepos; i++)
+		ledger_run(d->repos[i].ledger, ev);
+}
+
+static void
+on_ledger_log(enum ledger_level level, const char *repo, const char *msg,
+    void *arg)
+{
+	(void)arg;
+	if (level == LEDGER_WARN)
+		log_warnx("%s: %s", repo, msg);
+	else if (level == LEDGER_INFO)
+		log_info("%s: %s", repo, msg);
+	else
+		log_debug("%s: %s", repo, msg);
+}
+
+static void
+daemon_metrics(struct buf *b, void *arg)
+{
+	struct daemon	*d = arg;
+	struct ledger	**v = xcalloc(d->nrepos + 1, sizeof *v);
+	size_t		 i, n = 0;
+
+	for (i = 0; i < d->nrepos; i++)
+		if (d->repos[i].ledger != NULL)
+			v[n++] = d->repos[i].ledger;
+	ledger_metrics(v, n, b);
+	free(v);
 }
 
 static int
@@ -232,11 +279,23 @@ daemon_status(void *arg)
 	size_t		 i, running, queued;
 
 	for (i = 0; i < d->nrepos; i++) {
-		const char *err = watch_error(d->repos[i].watch);
+		const char	*err = watch_error(d->repos[i].watch);
+		json_t		*ledger = json_null();
 
-		json_array_append_new(repos, json_pack("{ss ss* ss*}",
+		if (d->repos[i].ledger != NULL) {
+			struct ledger_stats	 st;
+			char			*lerr;
+
+			ledger_stats(d->repos[i].ledger, &st);
+			lerr = ledger_error(d->repos[i].ledger);
+			ledger = json_pack("{ss sI ss*}", "branch",
+			    ledger_branch(d->repos[i].ledger), "pending",
+			    (json_int_t)st.pending, "error", lerr);
+			free(lerr);
+		}
+		json_array_append_new(repos, json_pack("{ss ss* ss* so}",
 		    "name", d->repos[i].name, "commit", d->repos[i].commit,
-		    "error", err));
+		    "error", err, "ledger", ledger));
 	}
 	engine_counts(d->engine, &running, &queued);
 	return (json_pack("{ss sI so s{sI sI}}", "version", PACKAGE_VERSION,
@@ -244,12 +303,36 @@ daemon_status(void *arg)
 	    "running", (json_int_t)running, "queued", (json_int_t)queued));
 }
 
+/* Seconds a stop waits for the ledgers to push what the last runs left. */
+#define LEDGER_STOP_WAIT	5
+
+static void
+flushed(void *arg)
+{
+	struct daemon	*d = arg;
+
+	if (d->flushing > 0 && --d->flushing == 0)
+		event_base_loopexit(d->base, NULL);
+}
+
 static void
 stopped(void *arg)
 {
 	struct daemon	*d = arg;
+	struct timeval	 tv = { LEDGER_STOP_WAIT, 0 };
+	size_t		 i;
 
-	event_base_loopexit(d->base, NULL);
+	/* One more for this function, so no flush ends the loop early. */
+	d->flushing = 1;
+	for (i = 0; i < d->nrepos; i++) {
+		if (d->repos[i].ledger != NULL) {
+			d->flushing++;
+			ledger_flush(d->repos[i].ledger, flushed, d);
+		}
+	}
+	if (d->flushing > 1)
+		event_base_loopexit(d->base, &tv);	/* at the latest */
+	flushed(d);
 }
 
 static void
@@ -469,6 +552,21 @@ main(int argc, char **argv)
 			fatalx("%s: %s", cr->name, cause);
 		r->er = engine_repo_add(d.engine, cr->name, r->store_id,
 		    watch_mirror_dir(r->watch), watch_release_model, r->watch);
+		if (cr->ledger_branch[0] != '\0') {
+			struct ledger_config lc = {
+				.repository = cr->name,
+				.repository_id = r->store_id,
+				.url = cr->url,
+				.branch = cr->ledger_branch,
+				.mirror_dir = watch_mirror_dir(r->watch),
+				.auth = { cr->ssh_key, cr->token_file,
+				    cr->known_hosts },
+			};
+
+			if (ledger_new(&r->ledger, d.base, d.store, &lc,
+			    on_ledger_log, &d, &cause) != 0)
+				fatalx("%s: %s", cr->name, cause);
+		}
 		if (store_repository_get(d.store, cr->name, &sr) == 0) {
 			if (sr.last_commit != NULL)
 				r->commit = xstrdup(sr.last_commit);
@@ -494,6 +592,8 @@ main(int argc, char **argv)
 		fatalx("%s", cause);
 	engine_set_log_hook(d.engine, api_run_changed, d.api);
 	engine_set_phase_hook(d.engine, on_phase, &d);
+	engine_set_run_hook(d.engine, on_run, &d);
+	api_add_metrics(d.api, daemon_metrics, &d);
 
 	d.sighup = evsignal_new(d.base, SIGHUP, on_reload, &d);
 	d.sigterm = evsignal_new(d.base, SIGTERM, on_stop, &d);
@@ -502,8 +602,11 @@ main(int argc, char **argv)
 	evsignal_add(d.sigterm, NULL);
 	evsignal_add(d.sigint, NULL);
 
-	for (i = 0; i < d.nrepos; i++)
+	for (i = 0; i < d.nrepos; i++) {
 		watch_start(d.repos[i].watch, d.repos[i].commit);
+		if (d.repos[i].ledger != NULL)
+			ledger_start(d.repos[i].ledger);
+	}
 	log_info("started: %zu repositories, state in %s%s%s",
 	    d.nrepos, d.conf->state_dir,
 	    d.conf->control_socket != NULL ? ", control socket " : "",
@@ -526,6 +629,7 @@ main(int argc, char **argv)
 	hooks_free(d.hooks);
 	engine_free(d.engine);
 	for (i = 0; i < d.nrepos; i++) {
+		ledger_free(d.repos[i].ledger);
 		watch_free(d.repos[i].watch);
 		free(d.repos[i].name);
 		free(d.repos[i].commit);

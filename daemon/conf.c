@@ -565,9 +565,19 @@ parse_repo(struct cparse *p, const struct ynode *n, struct config_repo *r)
 		r->ledger_branch = xstrdup("cloudsphere/status");
 	else if (r->ledger_branch[0] != '\0') {
 		ref = xasprintf("refs/heads/%s", r->ledger_branch);
+		size_t bl = strlen(r->branch), ll = strlen(r->ledger_branch);
+
 		if (!git_reference_is_valid_name(ref))
 			cerr(p, line, "invalid ledger_branch '%s'",
 			    r->ledger_branch);
+		/* The ledger would commit its files onto the desired state. */
+		else if (strcmp(r->ledger_branch, r->branch) == 0 ||
+		    (ll > bl && strncmp(r->ledger_branch, r->branch, bl) == 0 &&
+		    r->ledger_branch[bl] == '/') ||
+		    (bl > ll && strncmp(r->branch, r->ledger_branch, ll) == 0 &&
+		    r->branch[ll] == '/'))
+			cerr(p, line, "ledger_branch '%s' must not be the watched branch '%s' nor clash with it",
+			    r->ledger_branch, r->branch);
 		free(ref);
 	}
 	r->pr_plan = true;

@@ -58,6 +58,8 @@ struct watch {
 	struct event		*wake_ev;
 	int			 wake[2];
 	int			 inotify_fd;
+	int			 heads_wd;	/* refs/heads/ or below */
+	const char		*branch_leaf;	/* in branch */
 	struct event		*inotify_ev;
 	char			*watched_gitdir;
 	watch_result_cb		 cb;
@@ -250,6 +252,7 @@ watch_wake(evutil_socket_t fd, short events, void *arg)
 void
 watch_sync(struct watch *w, const char *trigger)
 {
+	log_debug("%s: sync (%s)", w->name, trigger);
 	pthread_mutex_lock(&w->mu);
 	if (!w->requested) {
 		w->requested = true;
@@ -299,7 +302,13 @@ watch_poll(evutil_socket_t fd, short events, void *arg)
 	watch_poll_arm(w);
 }
 
-/* inotify: a ref of the watched branch (or packed-refs) changed. */
+/*
+ * inotify: the watched branch's ref (or packed-refs) changed.  Anything
+ * else in those folders is not ours to act on: above all the ledger
+ * branch, which the daemon itself pushes, often to this very repository
+ * (refs/heads/cloudsphere/ created, or another branch's ref renamed into
+ * place), and which must never cause a fetch-and-reconcile of its own.
+ */
 static void
 watch_inotify(evutil_socket_t fd, short events, void *arg)
 {
@@ -319,6 +328,10 @@ watch_inotify(evutil_socket_t fd, short events, void *arg)
 			if (ev->len == 0)
 				continue;
 			if (strstr(ev->name, ".lock") != NULL)
+				continue;
+			if (ev->wd == w->heads_wd ?
+			    strcmp(ev->name, w->branch_leaf) != 0 :
+			    strcmp(ev->name, "packed-refs") != 0)
 				continue;
 			hit = true;
 		}
@@ -341,6 +354,8 @@ watch_inotify_setup(struct watch *w, const char *local)
 	}
 	heads = xasprintf("%s/refs/heads", gitdir);
 	sub = xstrdup(w->branch);
+	slash = strrchr(w->branch, '/');
+	w->branch_leaf = slash != NULL ? slash + 1 : w->branch;
 	if ((slash = strrchr(sub, '/')) != NULL) {
 		*slash = '\0';
 		free(heads);
@@ -352,8 +367,8 @@ watch_inotify_setup(struct watch *w, const char *local)
 		log_warn("%s: inotify", w->name);
 		goto out;
 	}
-	if (inotify_add_watch(w->inotify_fd, heads, IN_MOVED_TO |
-	    IN_CLOSE_WRITE | IN_CREATE | IN_DELETE) == -1)
+	if ((w->heads_wd = inotify_add_watch(w->inotify_fd, heads,
+	    IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE)) == -1)
 		log_warn("%s: cannot watch %s", w->name, heads);
 	/* packed-refs is replaced by rename in the git folder. */
 	if (inotify_add_watch(w->inotify_fd, gitdir, IN_MOVED_TO |
@@ -394,6 +409,7 @@ watch_new(struct watch **out, struct event_base *base,
 	w->cb = cb;
 	w->arg = arg;
 	w->inotify_fd = -1;
+	w->heads_wd = -1;
 	w->wake[0] = w->wake[1] = -1;
 	repos = xasprintf("%s/repos", state_dir);
 	if (mkdir(repos, 0700) != 0 && errno != EEXIST) {

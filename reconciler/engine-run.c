@@ -622,13 +622,21 @@ erun_exited(const struct proc_result *pr, void *arg)
 
 static void
 erun_finish(struct erun *run, const char *state, int exit_code,
-    const char *cause, const char *outputs)
+    const char *raw_cause, const char *outputs)
 {
 	struct engine		*e = run->e;
 	struct store_deployment	 row;
 	bool			 ok = strcmp(state, "succeeded") == 0;
 	int64_t			 id = run->id;
+	char			*cause;
 
+	/*
+	 * A cause may quote the provider's own words (Terraform's or
+	 * Ansible's error): redacted before the store, the API and the
+	 * ledger see it.
+	 */
+	cause = raw_cause != NULL ? redact_string(run->secrets, run->nsecrets,
+	    raw_cause) : NULL;
 	redact_finish(run->redact, erun_capped, run);
 	logcap_finish(&run->cap, erun_store_bytes, run);
 	erun_flush(run);
@@ -673,6 +681,7 @@ erun_finish(struct erun *run, const char *state, int exit_code,
 	}
 	erun_report(run, state, cause);
 	store_commit(e->store);
+	free(cause);
 	if (run->state == ERUN_RUNNING)
 		e->running--;
 	erun_free(run);

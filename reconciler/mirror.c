@@ -32,6 +32,9 @@ struct mirror {
 	char			*token_file;
 	char			*known_hosts;
 	char			*host_error;	/* why a host key was refused */
+	char			*push_error;	/* the remote's word on a push */
+	bool			 push_moved;	/* the branch moved meanwhile */
+	const git_oid		*push_expect;	/* where it must still be */
 	git_repository		*repo;
 	git_remote		*remote;	/* anonymous, made once */
 	time_t			 deadline;	/* of the fetch under way */
@@ -332,6 +335,69 @@ mirror_tip(struct mirror *m, git_oid *tip)
 	    -ENOENT);
 }
 
+/*
+ * The callbacks of every transfer with the remote (fetch and push): the
+ * configured credentials, SSH host keys against known_hosts, the deadline.
+ */
+static void
+mirror_callbacks(struct mirror *m, git_remote_callbacks *cb, int deadline)
+{
+	cb->credentials = mirror_credentials;
+	cb->certificate_check = mirror_certificate;
+	cb->transfer_progress = mirror_progress;
+	cb->sideband_progress = mirror_sideband;
+	cb->payload = m;
+	m->tries = 0;
+	m->deadline = deadline > 0 ? time(NULL) + deadline : 0;
+	free(m->host_error);
+	m->host_error = NULL;
+	free(m->push_error);
+	m->push_error = NULL;
+	m->push_moved = false;
+}
+
+/* The mirror's remote: anonymous, made once. */
+static int
+mirror_remote(struct mirror *m, char **cause)
+{
+	git_remote_create_options ropts;
+
+	if (m->remote != NULL)
+		return (0);
+	/*
+	 * Nothing in the mirror's configuration to keep in step with ours
+	 * (and libgit2 1.5 leaks in the config lookups of named remotes).
+	 */
+	git_remote_create_options_init(&ropts,
+	    GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	ropts.repository = m->repo;
+	ropts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+	    GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&m->remote, m->url, &ropts) != 0) {
+		*cause = mirror_cause("bad remote URL");
+		return (-EIO);
+	}
+	return (0);
+}
+
+/* Did the last connection list this ref ("refs/heads/B:..." works too)? */
+static bool
+mirror_advertised(struct mirror *m, const char *spec)
+{
+	const git_remote_head	**heads;
+	size_t			  n, i, len = strcspn(spec, ":");
+
+	/* The list stays readable after the connection closes. */
+	if (git_remote_ls(&heads, &n, m->remote) != 0)
+		return (true);	/* cannot tell: trust the fetched ref */
+	for (i = 0; i < n; i++) {
+		if (strlen(heads[i]->name) == len &&
+		    strncmp(heads[i]->name, spec, len) == 0)
+			return (true);
+	}
+	return (false);
+}
+
 int
 mirror_fetch(struct mirror *m, int deadline, git_oid *tip, char **cause)
 {
@@ -343,48 +409,27 @@ mirror_fetch(struct mirror *m, int deadline, git_oid *tip, char **cause)
 
 	*cause = NULL;
 	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
-	/*
-	 * An anonymous remote: nothing in the mirror's configuration to
-	 * keep in step with ours (and libgit2 1.5 leaks in the config
-	 * lookups of named remotes).
-	 */
-	if (m->remote == NULL) {
-		git_remote_create_options ropts;
-
-		git_remote_create_options_init(&ropts,
-		    GIT_REMOTE_CREATE_OPTIONS_VERSION);
-		ropts.repository = m->repo;
-		ropts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
-		    GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
-		if (git_remote_create_with_opts(&m->remote, m->url,
-		    &ropts) != 0) {
-			*cause = mirror_cause("bad remote URL");
-			return (-EIO);
-		}
-	}
+	if ((error = mirror_remote(m, cause)) != 0)
+		return (error);
+	error = -EIO;
 	remote = m->remote;
+	/* Only the one branch: the refspec never names anything else. */
 	spec = xasprintf("+refs/heads/%s:%s", m->branch, m->ref);
 	specs.strings = &spec;
 	specs.count = 1;
-	m->tries = 0;
-	m->deadline = deadline > 0 ? time(NULL) + deadline : 0;
-	opts.callbacks.credentials = mirror_credentials;
-	opts.callbacks.certificate_check = mirror_certificate;
-	opts.callbacks.transfer_progress = mirror_progress;
-	opts.callbacks.sideband_progress = mirror_sideband;
-	opts.callbacks.payload = m;
+	mirror_callbacks(m, &opts.callbacks, deadline);
 	opts.prune = GIT_FETCH_NO_PRUNE;
 	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	opts.update_fetchhead = 0;
-	free(m->host_error);
-	m->host_error = NULL;
 	if (git_remote_fetch(remote, &specs, &opts, "cloudsphere fetch") != 0) {
 		*cause = m->host_error != NULL ?
 		    xasprintf("fetch refused: %s", m->host_error) :
 		    mirror_cause("fetch failed");
 		goto out;
 	}
-	if (mirror_tip(m, tip) != 0) {
+	if (!mirror_advertised(m, spec + 1) || mirror_tip(m, tip) != 0) {
+		/* Gone from the remote: not the last tip we saw either. */
+		git_reference_remove(m->repo, m->ref);
 		*cause = xasprintf("branch '%s' not found in %s", m->branch,
 		    m->url);
 		error = -ENOENT;
@@ -394,6 +439,177 @@ mirror_fetch(struct mirror *m, int deadline, git_oid *tip, char **cause)
 out:
 	free(spec);
 	git_remote_disconnect(remote);
+	return (error);
+}
+
+/* The remote's answer for each ref; msg NULL: updated. */
+static int
+mirror_push_status(const char *ref, const char *msg, void *arg)
+{
+	struct mirror	*m = arg;
+
+	(void)ref;
+	if (msg != NULL && m->push_error == NULL)
+		m->push_error = xstrdup(msg);
+	return (0);
+}
+
+/*
+ * Before anything is sent: the branch must still be where the caller
+ * built on, else someone else pushed since.
+ */
+static int
+mirror_push_negotiation(const git_push_update **updates, size_t n,
+    void *arg)
+{
+	struct mirror	*m = arg;
+	git_oid		 zero;
+	size_t		 i;
+
+	memset(&zero, 0, sizeof zero);
+	for (i = 0; i < n; i++) {
+		if (!git_oid_equal(&updates[i]->src, m->push_expect != NULL ?
+		    m->push_expect : &zero)) {
+			m->push_moved = true;
+			git_error_set_str(GIT_ERROR_REFERENCE,
+			    "the branch moved");
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/*
+ * A remote on this machine: objects written into it, then the branch
+ * moved under its lock only if it is still at expect.  (libgit2's local
+ * transport would overwrite it without looking at its old value, losing a
+ * concurrent writer's commit.)
+ */
+static int
+mirror_push_local(struct mirror *m, const char *path, const char *ref,
+    const git_oid *commit, const git_oid *expect, char **cause)
+{
+	git_repository	*r = NULL;
+	git_packbuilder	*pb = NULL;
+	git_revwalk	*walk = NULL;
+	git_reference	*out = NULL;
+	char		*pack = NULL;
+	int		 error = -EIO, rc;
+
+	if (git_repository_open_ext(&r, path, GIT_REPOSITORY_OPEN_NO_SEARCH,
+	    NULL) != 0) {
+		*cause = mirror_cause("push failed");
+		return (-EIO);
+	}
+	if (git_revwalk_new(&walk, m->repo) != 0 ||
+	    git_revwalk_push(walk, commit) != 0 ||
+	    (expect != NULL && git_revwalk_hide(walk, expect) != 0) ||
+	    git_packbuilder_new(&pb, m->repo) != 0 ||
+	    git_packbuilder_insert_walk(pb, walk) != 0) {
+		*cause = mirror_cause("push failed");
+		goto out;
+	}
+	/* git_repository_path ends with a slash. */
+	pack = xasprintf("%sobjects/pack", git_repository_path(r));
+	if (git_packbuilder_write(pb, pack, 0, NULL, NULL) != 0) {
+		*cause = mirror_cause("push failed");
+		goto out;
+	}
+	if (expect != NULL)
+		rc = git_reference_create_matching(&out, r, ref, commit, 1,
+		    expect, "cloudsphere push");
+	else
+		rc = git_reference_create(&out, r, ref, commit, 0,
+		    "cloudsphere push");
+	if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS || rc == GIT_ENOTFOUND ||
+	    rc == GIT_ELOCKED) {
+		*cause = xasprintf("%s moved in %s", ref, path);
+		error = -EAGAIN;
+		goto out;
+	}
+	if (rc != 0) {
+		*cause = mirror_cause("push failed");
+		goto out;
+	}
+	error = 0;
+out:
+	git_reference_free(out);
+	git_packbuilder_free(pb);
+	git_revwalk_free(walk);
+	git_repository_free(r);
+	free(pack);
+	return (error);
+}
+
+int
+mirror_push(struct mirror *m, const char *branch, const git_oid *commit,
+    const git_oid *expect, int deadline, char **cause)
+{
+	git_push_options	 opts;
+	git_strarray		 specs;
+	git_reference		*srcref;
+	char			*spec, *ref, *src, *local;
+	int			 error = -EIO, rc;
+
+	*cause = NULL;
+	ref = xasprintf("refs/heads/%s", branch);
+	if ((local = mirror_local_path(m->url)) != NULL) {
+		error = mirror_push_local(m, local, ref, commit, expect, cause);
+		free(local);
+		free(ref);
+		return (error);
+	}
+	if ((error = mirror_remote(m, cause)) != 0) {
+		free(ref);
+		return (error);
+	}
+	error = -EIO;
+	/* libgit2 pushes from a ref, not from an object id. */
+	src = xasprintf("refs/cloudsphere/push/%s", branch);
+	if (git_reference_create(&srcref, m->repo, src, commit, 1,
+	    "cloudsphere push") != 0) {
+		*cause = mirror_cause("push failed");
+		free(src);
+		free(ref);
+		return (-EIO);
+	}
+	git_reference_free(srcref);
+	git_push_options_init(&opts, GIT_PUSH_OPTIONS_VERSION);
+	mirror_callbacks(m, &opts.callbacks, deadline);
+	opts.callbacks.push_update_reference = mirror_push_status;
+	opts.callbacks.push_negotiation = mirror_push_negotiation;
+	m->push_expect = expect;
+	spec = xasprintf("%s:%s", src, ref);
+	specs.strings = &spec;
+	specs.count = 1;
+	if ((rc = git_remote_push(m->remote, &specs, &opts)) != 0) {
+		if (m->push_moved || rc == GIT_ENONFASTFORWARD) {
+			*cause = mirror_cause("push rejected");
+			error = -EAGAIN;
+		} else if (m->host_error != NULL)
+			*cause = xasprintf("push refused: %s", m->host_error);
+		else
+			*cause = mirror_cause("push failed");
+	} else if (m->push_error != NULL) {
+		/*
+		 * The remote took the objects but not the ref: because it
+		 * moved meanwhile (receive-pack's "failed to lock", a stale
+		 * old value), or because it refuses (a hook, a protected
+		 * branch), which no rebuild will change.
+		 */
+		*cause = xasprintf("push rejected: %s", m->push_error);
+		error = strstr(m->push_error, "lock") != NULL ||
+		    strstr(m->push_error, "stale") != NULL ||
+		    strstr(m->push_error, "fast-forward") != NULL ||
+		    strstr(m->push_error, "fetch first") != NULL ? -EAGAIN :
+		    -EIO;
+	} else
+		error = 0;
+	m->push_expect = NULL;
+	free(spec);
+	free(src);
+	free(ref);
+	git_remote_disconnect(m->remote);
 	return (error);
 }
 
@@ -424,6 +640,7 @@ mirror_free(struct mirror *m)
 	free(m->token_file);
 	free(m->known_hosts);
 	free(m->host_error);
+	free(m->push_error);
 	free(m);
 	git_libgit2_shutdown();
 }

@@ -34,11 +34,23 @@ struct mirror;
 int	 mirror_open(struct mirror **out, const char *dir, const char *url,
 	    const char *branch, const struct mirror_auth *, char **cause);
 /*
- * Fetch the branch; *tip receives its commit.  A deadline in seconds
- * bounds the whole transfer (0: none).  -ENOENT when the remote has no
- * such branch.
+ * Fetch the branch (and only it); *tip receives its commit.  A deadline in
+ * seconds bounds the whole transfer (0: none).  -ENOENT when the remote
+ * has no such branch (the tracking ref is then removed too).
  */
 int	 mirror_fetch(struct mirror *, int deadline, git_oid *tip,
+	    char **cause);
+/*
+ * Push a commit of the mirror to refs/heads/BRANCH of the remote, only if
+ * that branch is still at expect (NULL: it must not exist yet): a
+ * compare-and-swap, never a forced update.  Same credentials, host key
+ * checks and deadline as mirror_fetch.  -EAGAIN when the branch moved
+ * (someone else pushed: fetch, rebuild on the new tip, push again); -EIO
+ * when the remote could not be reached or refused (a hook, a protected
+ * branch, no right to push), with *cause.
+ */
+int	 mirror_push(struct mirror *, const char *branch,
+	    const git_oid *commit, const git_oid *expect, int deadline,
 	    char **cause);
 /* The last fetched tip without fetching; -ENOENT before any fetch. */
 int	 mirror_tip(struct mirror *, git_oid *tip);

@@ -113,6 +113,20 @@ store_migrate_3(struct store *s)
 	return (store_exec(s, "ALTER TABLE runs ADD COLUMN summary TEXT;"));
 }
 
+/* Deployments whose ledger files are not pushed yet (store-ledger.c). */
+static int
+store_migrate_ledger(struct store *s)
+{
+	return (store_exec(s,
+	    "CREATE TABLE ledger_marks ("
+	    "  deployment_id INTEGER PRIMARY KEY"
+	    "    REFERENCES deployments(id) ON DELETE CASCADE,"
+	    "  repository_id INTEGER NOT NULL REFERENCES repositories(id),"
+	    "  seq INTEGER NOT NULL, line TEXT NOT NULL);"
+	    "CREATE INDEX ledger_marks_by_repository ON ledger_marks"
+	    "  (repository_id, seq);"));
+}
+
 static const struct {
 	const char	*what;
 	int		(*fn)(struct store *);
@@ -120,6 +134,7 @@ static const struct {
 	{ "tables", store_migrate_1 },
 	{ "log sequence and dropped bytes", store_migrate_2 },
 	{ "run summaries", store_migrate_3 },
+	{ "ledger marks", store_migrate_ledger },
 };
 
 _Static_assert(sizeof store_migrations / sizeof store_migrations[0] ==
@@ -635,6 +650,9 @@ store_recover(struct store *s, size_t *interrupted)
 			sqlite3_bind_int64(st, 1, ids[i]);
 		if (error == 0)
 			error = store_step_done(s, st);
+		if (error == 0)
+			error = store_ledger_mark_run(s, ids[i], ids[i + 1],
+			    "interrupted");
 	}
 	free(ids);
 	if (error == 0) {

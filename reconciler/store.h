@@ -32,7 +32,7 @@
 
 #include "buf.h"
 
-#define STORE_SCHEMA_VERSION	3
+#define STORE_SCHEMA_VERSION	4
 /* "CSPH": refuse to migrate some other program's SQLite file. */
 #define STORE_APPLICATION_ID	0x43535048
 /* Appends are stored in rows of at most this many bytes. */
@@ -229,5 +229,33 @@ int	store_log_read(struct store *, int64_t run_id, int64_t after_seq,
  * deployment (active runs are always kept); their log_bytes stay.
  */
 int	store_prune_logs(struct store *, size_t keep_runs);
+
+/*
+ * Ledger marks (store-ledger.c): the deployments whose ledger files are
+ * not pushed yet, each with the line its commit message will carry.  A
+ * mark is written in the transaction of the change it reports, so that a
+ * crash never loses one.  Its seq grows with every mark: clearing after a
+ * push keeps a mark made again since the push was built.
+ */
+struct store_ledger_mark {
+	int64_t	 deployment_id;
+	int64_t	 seq;
+	char	*line;
+};
+
+int	store_ledger_mark(struct store *, int64_t deployment_id,
+	    const char *line);
+/* A mark whose line tells the run's action and result. */
+int	store_ledger_mark_run(struct store *, int64_t deployment_id,
+	    int64_t run_id, const char *result);
+/* Oldest first; repository_id 0: all. */
+int	store_ledger_marks(struct store *, int64_t repository_id,
+	    struct store_ledger_mark **out, size_t *n);
+/* Removes the mark if it is not newer than seq. */
+int	store_ledger_clear(struct store *, int64_t deployment_id,
+	    int64_t seq);
+int	store_ledger_count(struct store *, int64_t repository_id,
+	    size_t *n);
+void	store_ledger_marks_free(struct store_ledger_mark *, size_t);
 
 #endif

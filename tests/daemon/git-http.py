@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Serve the Git repositories of a folder over smart HTTP with the real
 `git http-backend` (CGI), on 127.0.0.1, for tests that need a remote that
-is not a local path.  Usage: git-http.py ROOT PORT"""
+is not a local path; pushes need `git config http.receivepack true` in the
+repository.  Usage: git-http.py ROOT PORT"""
 import http.server
 import os
 import subprocess
@@ -21,6 +22,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = self.chunked()
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "GIT_PROJECT_ROOT": ROOT,
@@ -54,6 +57,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(rest)))
         self.end_headers()
         self.wfile.write(rest)
+
+    def chunked(self):
+        """A chunked request body (libgit2 sends pushes that way)."""
+        body = b""
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return body
+            body += self.rfile.read(size)
+            self.rfile.readline()
 
     def log_message(self, fmt, *args):
         sys.stderr.write(fmt % args + "\n")
