@@ -267,8 +267,8 @@ eplan_gate_done(struct erun *run, const struct store_deployment *row,
 		summary = eplan_summary(run);
 		why = xasprintf("plan %lld waits for approval",
 		    (long long)run->id);
-		c = xasprintf("plan %lld: %s; approve with: cloudspherectl approve %lld",
-		    (long long)run->id, summary, (long long)run->id);
+		c = xasprintf("%s; approve with: cloudspherectl approve %lld",
+		    summary, (long long)run->id);
 		eplan_phase(e, row, "planned", run->id, why, c);
 		free(c);
 		free(why);

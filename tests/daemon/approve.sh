@@ -71,7 +71,7 @@ check "the waiting plan is a succeeded plan run" \
     test "$(run_field "$p1" "r['action'], r['state'], r['approval']")" = "plan succeeded waiting"
 check "nothing was applied before the approval" sh -c "! grep -q 'gate web apply' '$events'"
 cause_has() { d_field web "d['cause']" | grep -q -- "$1"; }
-check "the cause names the plan run" cause_has "plan $p1"
+check "the cause names the plan run" cause_has "approve $p1"
 check "the cause says how to approve" cause_has "cloudspherectl approve $p1"
 check "show prints the plan waiting" sh -c "'$ctl_bin' -s '$tmp/ctl.sock' show web | grep -q 'plan: *$p1 .*waits for approval'"
 
@@ -142,16 +142,43 @@ code=$(curl -s -o "$tmp/answer" -w '%{http_code}' --unix-socket "$tmp/ctl.sock" 
     -X POST "http://localhost/api/v1/runs/$p4/approve")
 check "approving it again through the API answers 409" test "$code" = 409
 
+# approve DEPLOYMENT: the deployment's plan waiting for approval.
+gate web six
+d_commit "web: six"
+d_check_phase web planned
+p6=$(plan_id web)
+out=$(d_ctl approve web 2>&1)
+check "approve DEPLOYMENT approves its waiting plan ($out)" sh -c "echo '$out' | grep -q 'approved: apply run'"
+check "... that plan" test "$(run_field "$p6" "r['approval']")" = approved
+d_check_phase web ready
+check "... and applies it" test "$(applied web)" = six
+d_ctl approve web >/dev/null 2>"$tmp/err"
+check "approve DEPLOYMENT with nothing waiting exits 1" test $? -eq 1
+check "... saying so" grep -q "no plan waiting for approval" "$tmp/err"
+
 # Going back to the applied state discards the waiting plan.
 gate web five
 d_commit "web: five"
 d_check_phase web planned
 p5=$(plan_id web)
-gate web four
-d_commit "web: back to four"
+gate web six
+d_commit "web: back to six"
 d_check_phase web ready
 check "the plan is discarded" test "$(run_field "$p5" "r['approval']")" = discarded
-check "nothing was applied" test "$(applied web)" = four
+check "nothing was applied" test "$(applied web)" = six
+
+# Destroys held back by the prune limit (5) are approved by name.
+for i in 1 2 3 4 5 6; do d_deployment "gone$i" "inputs: { value: g$i }"; done
+d_commit "six probes"
+for i in 1 2 3 4 5 6; do d_wait_phase "gone$i" ready; done
+git -C "$work" rm -q deployments/gone*.yaml
+d_commit "remove six at once"
+d_check_phase gone1 planned
+check "the prune limit says why" sh -c "'$ctl_bin' -s '$tmp/ctl.sock' show gone1 | grep -q 'destroy waits for approval'"
+out=$(d_ctl approve gone1 2>&1)
+check "approve DEPLOYMENT approves a destroy held by the prune limit ($out)" test $? -eq 0
+d_check_phase gone1 destroyed
+check "the approval is in the history" sh -c "'$ctl_bin' -s '$tmp/ctl.sock' history gone1 | grep -q 'destroy approved by the operator'"
 
 # Errors of the client.
 d_ctl approve "$a1" >/dev/null 2>"$tmp/err"

@@ -96,15 +96,23 @@ more_failed() { test "$(drift_runs conf failed)" -ge $((n + 1)); }
 check "... and it is checked again at the next check" d_wait_cond 30 more_failed
 rm -f "$target/conf.broken"
 
+# In detect mode the drift's plan can be approved (checks keep replacing
+# it, so an approval may meet a newer one or a running check: retried).
+restored() { test "$(cat "$target/conf")" = hello && d_is_phase conf ready; }
+check "approve the drift's plan" d_wait_cond 30 d_ctl approve conf
+check "the approved drift plan restores the file" d_wait_cond 40 restored
+
 # correct: the next check applies, and the file is restored.  The policy
 # is not part of the fingerprint: no apply for the commit itself.
 sed -i 's/drift: detect/drift: correct/' "$work/deployments/conf.yaml"
 d_commit "conf: correct drift"
-restored() { test "$(cat "$target/conf")" = hello && d_is_phase conf ready; }
+sleep 1
+echo "edited in correct mode" >"$target/conf"
 check "correct mode restores the file" d_wait_cond 40 restored
 check "by an apply with trigger drift" sh -c "'$ctl_bin' -s '$tmp/ctl.sock' --json runs conf | python3 -c \"import json,sys
 a=[r for r in json.load(sys.stdin) if r['action'] == 'apply' and r['trigger'] == 'drift']
 assert len(a) == 1 and a[0]['state'] == 'succeeded' and a[0]['plan_run'], a\""
+check "no apply for the policy's commit" test "$(d_runs conf | grep -c 'apply')" -eq 3
 check "the history says drift was corrected" sh -c "'$ctl_bin' -s '$tmp/ctl.sock' history conf | grep -q 'drifted *applying .*drift corrected: applying plan'"
 echo "edited again" >"$target/conf"
 restored_again() { test "$(cat "$target/conf")" = hello; }
