@@ -258,4 +258,5 @@ d_ctl approve "$tb" >/dev/null 2>"$tmp/err"
 check "approving the stale terraform plan exits 1" test $? -eq 1
 check "its plan file is removed" test ! -e "$state/deployments/infra/tf/plans/$tb.tfplan"
 d_stop
+check "the daemon stops with status 0" test "$d_status" -eq 0
 tap_done

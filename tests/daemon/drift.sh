@@ -189,4 +189,5 @@ tf_restored() { test "$(state_input)" = original && d_is_phase tf ready; }
 check "correct mode restores the state" d_wait_cond 120 tf_restored
 check "the output is the configured value again" test "$(d_field tf "d['outputs']['value']")" = original
 d_stop
+check "the daemon stops with status 0" test "$d_status" -eq 0
 tap_done
