@@ -193,6 +193,17 @@ eplan_gate(struct engine_repo *r, struct emodel *em,
 	if (store_plan_waiting(e->store, row->id, &id) == 0 &&
 	    store_run_get(e->store, id, &plan) == 0) {
 		current = same(plan.fingerprint, fp);
+		if (current && strcmp(row->phase, "planned") != 0) {
+			/* Resumed, or its upstream was busy: it still waits. */
+			why = xasprintf("plan %lld waits for approval",
+			    (long long)id);
+			cause = xasprintf("%s; approve with: cloudspherectl approve %lld",
+			    plan.summary != NULL ? plan.summary :
+			    "the plan has changes", (long long)id);
+			eplan_phase(e, row, "planned", id, why, cause);
+			free(cause);
+			free(why);
+		}
 		store_run_release(&plan);
 		if (current)
 			return;		/* it waits for the operator */
@@ -456,6 +467,11 @@ eplan_check(struct engine *e, const struct store_run *plan,
 		*cause = xasprintf("deployment '%s' has a run queued or running",
 		    row->name);
 		return (-EBUSY);
+	}
+	if (d->suspended || row->operator_suspended) {
+		*cause = xasprintf("deployment '%s' is suspended: resume it first",
+		    row->name);
+		return (-EALREADY);
 	}
 	store_plan_waiting(e->store, row->id, &waiting);
 	if (!same(row->desired_fingerprint, plan->fingerprint) ||

@@ -184,7 +184,9 @@ erun_abandon(struct erun *run, const char *state, const char *cause)
 
 	store_begin(e->store);
 	store_run_finish(e->store, run->id, state, -1, cause, NULL);
-	if (strcmp(state, "interrupted") == 0)
+	/* A plan (a drift check) never made anything fail. */
+	if (strcmp(state, "interrupted") == 0 &&
+	    run->action != PROVIDER_PLAN)
 		engine_phase(e, run->dep_id, run->name, "failed", run->id,
 		    "interrupted", cause);
 	erun_report(run, state, cause);

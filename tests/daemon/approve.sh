@@ -131,6 +131,16 @@ d_start || not_ok "daemon starts again"
 check "still planned after a restart" d_wait_phase web planned 5
 check "the same plan waits" test "$(plan_id web)" = "$p4"
 
+# Suspended, a deployment's plan cannot be approved; resumed, it waits again.
+d_ctl suspend web >/dev/null
+d_check_phase web suspended
+d_ctl approve "$p4" >/dev/null 2>"$tmp/err"
+check "approving a suspended deployment's plan exits 1" test $? -eq 1
+check "... saying it is suspended" grep -q "suspended" "$tmp/err"
+d_ctl resume web >/dev/null
+d_check_phase web planned
+check "resumed, the same plan waits" test "$(plan_id web)" = "$p4"
+
 # Approval through the API, over the control socket.
 code=$(curl -s -o "$tmp/answer" -w '%{http_code}' --unix-socket "$tmp/ctl.sock" \
     -X POST "http://localhost/api/v1/runs/$p4/approve")
