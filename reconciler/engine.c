@@ -636,7 +636,12 @@ pass_removed(struct engine_repo *r, struct rows *rows)
 			    "removed from the repository, prune is off", NULL);
 			continue;
 		}
-		if (ndestroy > (size_t)e->cfg.prune_limit &&
+		/*
+		 * Held back by the prune limit, it waits for its own
+		 * approval even once fewer are left.
+		 */
+		if ((ndestroy > (size_t)e->cfg.prune_limit ||
+		    strcmp(row->phase, "planned") == 0) &&
 		    !row->destroy_approved) {
 			cause = xasprintf("destroy waits for approval: %zu deployments removed at once (prune_limit %d)",
 			    ndestroy, e->cfg.prune_limit);

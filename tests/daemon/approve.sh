@@ -188,6 +188,10 @@ check "the prune limit says why" sh -c "'$ctl_bin' -s '$tmp/ctl.sock' show gone1
 out=$(d_ctl approve gone1 2>&1)
 check "approve DEPLOYMENT approves a destroy held by the prune limit ($out)" test $? -eq 0
 d_check_phase gone1 destroyed
+check "the others still wait for theirs" d_is_phase gone2 planned
+d_ctl approve gone2 >/dev/null
+d_check_phase gone2 destroyed
+check "... one by one" d_is_phase gone3 planned
 check "the approval is in the history" sh -c "'$ctl_bin' -s '$tmp/ctl.sock' history gone1 | grep -q 'destroy approved by the operator'"
 
 # Errors of the client.
