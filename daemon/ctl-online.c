@@ -278,7 +278,9 @@ ctl_cmd_show(int argc, char **argv)
 		if (json_is_object(o))
 			printf("plan:         %lld at %.12s waits for approval (%s): cloudspherectl approve %lld\n",
 			    (long long)json_integer_value(json_object_get(o,
-			    "id")), jget(o, "commit"), jget(o, "summary"),
+			    "id")), jget(o, "commit"),
+			    strcmp(jget(o, "summary"), "-") != 0 ?
+			    jget(o, "summary") : "changes",
 			    (long long)json_integer_value(json_object_get(o,
 			    "id")));
 		o = json_object_get(j, "outputs");

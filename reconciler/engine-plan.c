@@ -280,6 +280,8 @@ eplan_gate_done(struct erun *run, const struct store_deployment *row,
 		    (long long)run->id);
 		c = xasprintf("%s; approve with: cloudspherectl approve %lld",
 		    summary, (long long)run->id);
+		if (strcmp(row->phase, "planned") == 0)	/* a new plan */
+			store_deployment_note(e->store, row->id, run->id, why);
 		eplan_phase(e, row, "planned", run->id, why, c);
 		free(c);
 		free(why);
