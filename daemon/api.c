@@ -132,10 +132,22 @@ jraw(const char *s)
 	return (v);
 }
 
+/* A run's approval fields: a plan's approval, an apply's plan. */
+static json_t *
+api_run_approval(const struct store_run *r, json_t *o)
+{
+	if (o == NULL)
+		return (NULL);
+	json_object_set_new(o, "approval", jstr(r->approval));
+	json_object_set_new(o, "plan_run", r->plan_run_id > 0 ?
+	    json_integer(r->plan_run_id) : json_null());
+	return (o);
+}
+
 static json_t *
 api_run_json(const struct store_run *r)
 {
-	return (json_pack("{sI ss* ss* ss* ss* ss* ss* ss* so so ss* ss* so so so so}",
+	return (api_run_approval(r, json_pack("{sI ss* ss* ss* ss* ss* ss* ss* so so ss* ss* so so so so}",
 	    "id", (json_int_t)r->id,
 	    "deployment", r->deployment,
 	    "repository", r->repository,
@@ -152,7 +164,45 @@ api_run_json(const struct store_run *r)
 	    "queued_at", jtime(r->queued_at),
 	    "started_at", jtime(r->started_at),
 	    "finished_at", jtime(r->finished_at),
-	    "outputs", jraw(r->outputs)));
+	    "outputs", jraw(r->outputs))));
+}
+
+/* The deployment's plan waiting for approval, or null. */
+static json_t *
+api_plan_json(struct api *api, const struct store_deployment *d)
+{
+	struct store_run	 run;
+	int64_t			 id;
+	json_t			*o;
+
+	if (store_plan_waiting(api->store, d->id, &id) != 0 ||
+	    store_run_get(api->store, id, &run) != 0)
+		return (json_null());
+	o = json_pack("{sI ss* ss* ss* ss* so}", "id", (json_int_t)run.id,
+	    "trigger", run.trigger, "commit", run.commit,
+	    "fingerprint", run.fingerprint, "summary", run.summary,
+	    "finished_at", jtime(run.finished_at));
+	store_run_release(&run);
+	return (o != NULL ? o : json_null());
+}
+
+static void
+api_approve(struct api *api, struct evhttp_request *req, int64_t id)
+{
+	int64_t	 apply = 0;
+	char	*cause = NULL;
+	int	 error;
+
+	error = engine_approve(api->engine, id, &apply, &cause);
+	if (error == -ENOENT)
+		api_error(req, 404, "%s", cause);
+	else if (error != 0)
+		api_error(req, 409, "%s", cause);
+	else
+		api_json(req, 202, json_pack("{sIsIss}", "run",
+		    (json_int_t)apply, "plan", (json_int_t)id, "action",
+		    "apply"));
+	free(cause);
 }
 
 static json_t *
@@ -173,7 +223,7 @@ api_deployment_json(struct api *api, const struct store_deployment *d)
 		    "finished_at", jtime(run.finished_at));
 		store_run_release(&run);
 	}
-	return (json_pack("{ss ss* ss ss* ss* sb s{so so} s{so so so} ss* so so}",
+	return (json_pack("{ss ss* ss ss* ss* sb s{so so} s{so so so} ss* so so so}",
 	    "name", d->name, "repository", d->repository, "phase", d->phase,
 	    "blueprint", d->blueprint, "environment", d->environment,
 	    "suspended", d->suspended || d->operator_suspended,
@@ -184,7 +234,8 @@ api_deployment_json(struct api *api, const struct store_deployment *d)
 	    "at", jtime(d->applied_at),
 	    "cause", d->cause,
 	    "last_run", last,
-	    "outputs", jraw(d->outputs)));
+	    "outputs", jraw(d->outputs),
+	    "plan", api_plan_json(api, d)));
 }
 
 /* The deployment named in a request: ?repository= picks among several. */
@@ -407,7 +458,7 @@ api_action(struct api *api, struct evhttp_request *req, const char *name,
 	error = engine_action(api->engine, repo, name, action, &run, &cause);
 	if (error == -ENOENT)
 		api_error(req, 404, "%s", cause);
-	else if (error == -EBUSY)
+	else if (error == -EBUSY || error == -EALREADY || error == -ESTALE)
 		api_error(req, 409, "%s", cause);
 	else if (error != 0)
 		api_error(req, 400, "%s", cause);
@@ -617,6 +668,8 @@ api_handle(struct evhttp_request *req, void *arg, bool tcp)
 		} else if (n == 5 && get && strcmp(parts[4], "log") == 0) {
 			v = evhttp_find_header(&q, "follow");
 			api_log(api, req, id, v != NULL && strcmp(v, "0") != 0);
+		} else if (n == 5 && post && strcmp(parts[4], "approve") == 0) {
+			api_approve(api, req, id);
 		} else if (n == 5 && post && strcmp(parts[4], "cancel") == 0) {
 			if (engine_cancel(api->engine, id, &cause) != 0)
 				api_error(req, 409, "%s", cause);

@@ -274,6 +274,15 @@ ctl_cmd_show(int argc, char **argv)
 			    jget(o, "cause"));
 		if (strcmp(jget(j, "cause"), "-") != 0)
 			printf("cause:        %s\n", jget(j, "cause"));
+		o = json_object_get(j, "plan");
+		if (json_is_object(o))
+			printf("plan:         %lld at %.12s waits for approval (%s): cloudspherectl approve %lld\n",
+			    (long long)json_integer_value(json_object_get(o,
+			    "id")), jget(o, "commit"),
+			    strcmp(jget(o, "summary"), "-") != 0 ?
+			    jget(o, "summary") : "changes",
+			    (long long)json_integer_value(json_object_get(o,
+			    "id")));
 		o = json_object_get(j, "outputs");
 		if (json_object_size(o) > 0) {
 			char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
@@ -327,12 +336,27 @@ ctl_cmd_history(int argc, char **argv)
 	return (CTL_OK);
 }
 
+/* What became of a plan, or which plan an apply carried out. */
+static void
+ctl_run_note(const json_t *r, char *out, size_t len)
+{
+	const json_t	*plan = json_object_get(r, "plan_run");
+
+	if (strcmp(jget(r, "approval"), "-") != 0)
+		snprintf(out, len, " (%s)", jget(r, "approval"));
+	else if (json_is_integer(plan))
+		snprintf(out, len, " (plan %lld)",
+		    (long long)json_integer_value(plan));
+	else
+		out[0] = '\0';
+}
+
 static int
 ctl_cmd_runs(int argc, char **argv)
 {
 	json_t	*j, *r, *code;
 	size_t	 i;
-	char	*path, at[20], exitc[16];
+	char	*path, at[20], exitc[16], note[40];
 	int	 ret;
 
 	path = argc > 1 ? xasprintf("/api/v1/runs?deployment=%s", argv[1]) :
@@ -355,11 +379,12 @@ ctl_cmd_runs(int argc, char **argv)
 				    (long long)json_integer_value(code));
 			else
 				snprintf(exitc, sizeof exitc, "-");
-			printf("%-6lld %-24s %-8s %-8s %-11s %-4s %-19s %s\n",
+			ctl_run_note(r, note, sizeof note);
+			printf("%-6lld %-24s %-8s %-8s %-11s %-4s %-19s %s%s\n",
 			    (long long)json_integer_value(json_object_get(r,
 			    "id")), jget(r, "deployment"), jget(r, "action"),
 			    jget(r, "trigger"), jget(r, "state"), exitc, at,
-			    jget(r, "cause"));
+			    jget(r, "cause"), note);
 		}
 	}
 	json_decref(j);
@@ -479,6 +504,52 @@ ctl_cmd_cancel(int argc, char **argv)
 	return (ret);
 }
 
+/*
+ * approve RUN: an apply of exactly that plan.  A name instead of a number
+ * approves the deployment's plan waiting for approval, or its destroy held
+ * back by the prune limit.
+ */
+static int
+ctl_cmd_approve(int argc, char **argv)
+{
+	json_t		*j = NULL;
+	const json_t	*run, *plan;
+	char		*path, *end;
+	long		 status;
+	int		 ret;
+
+	if (argc != 2 || argv[1][0] == '\0' || argv[1][0] == '-')
+		return (CTL_USAGE);
+	if (strtoll(argv[1], &end, 10) > 0 && *end == '\0')
+		path = xasprintf("/api/v1/runs/%s/approve", argv[1]);
+	else
+		path = xasprintf("/api/v1/deployments/%s/approve", argv[1]);
+	ret = ctl_request("POST", path, false, &status, &j);
+	free(path);
+	if (ret != CTL_OK)
+		return (ret);
+	if (status < 200 || status >= 300) {
+		ret = ctl_failed(status, j);
+		json_decref(j);
+		return (ret);
+	}
+	run = json_object_get(j, "run");
+	plan = json_object_get(j, "plan");
+	if (ctl_opts.json)
+		print_json(j);
+	else if (json_is_integer(run) && json_is_integer(plan))
+		printf("plan %lld approved: apply run %lld queued\n",
+		    (long long)json_integer_value(plan),
+		    (long long)json_integer_value(run));
+	else if (json_is_integer(run))
+		printf("approved: apply run %lld queued\n",
+		    (long long)json_integer_value(run));
+	else
+		printf("approved\n");
+	json_decref(j);
+	return (CTL_OK);
+}
+
 static const struct {
 	const char	*name;
 	int		(*fn)(int, char **);
@@ -497,6 +568,7 @@ static const struct {
 	{ "suspend", ctl_cmd_action, "suspend DEPLOYMENT" },
 	{ "resume", ctl_cmd_action, "resume DEPLOYMENT" },
 	{ "retry", ctl_cmd_action, "retry DEPLOYMENT" },
+	{ "approve", ctl_cmd_approve, "approve RUN" },
 	{ "cancel", ctl_cmd_cancel, "cancel RUN" },
 };
 

@@ -11,6 +11,11 @@
 #	cd demo/work && sed -i 's/staging team/everyone/' deployments/hello-staging.yaml
 #	git commit -qam "greet everyone" && git push -q
 # The push is seen at once (inotify) and hello-staging is applied again.
+#
+# hello-production has policy approval manual: it is planned, then waits in
+# phase "planned" until approved:
+#	./cloudspherectl -s demo/control.sock show hello-production
+#	./cloudspherectl -s demo/control.sock approve RUN	(the plan's run)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 demo=${DEMO_DIR:-$top/demo}
@@ -55,4 +60,8 @@ repositories:
 CONF
 echo "demo: cloudsphered on $demo/config.git; stop it with Ctrl-C"
 echo "demo: in another terminal: ./cloudspherectl -s $demo/control.sock deployments"
+echo "demo: hello-production waits for approval once planned: see its plan with"
+echo "demo:   ./cloudspherectl -s $demo/control.sock show hello-production"
+echo "demo: and apply exactly that plan with"
+echo "demo:   ./cloudspherectl -s $demo/control.sock approve RUN   (the run id the show prints)"
 exec "$daemon" -d -c "$demo/cloudsphered.yaml"

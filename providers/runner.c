@@ -102,6 +102,34 @@ find(const char *name, char **out, char **cause)
 	return (0);
 }
 
+/*
+ * After init, the steps of an approved apply: apply of the saved plan
+ * (terraform refuses it if the state moved since), then output.
+ */
+static void
+terraform_saved(struct runner *r, const char *tf, const char *plan,
+    const struct proc_spec *base, const char *const *env)
+{
+	struct strv	argv;
+
+	memset(&argv, 0, sizeof argv);
+	strv_add(&argv, xstrdup(tf));
+	strv_add(&argv, xstrdup("apply"));
+	strv_add(&argv, xstrdup("-input=false"));
+	strv_add(&argv, xstrdup("-no-color"));
+	strv_add(&argv, xstrdup("-json"));
+	strv_add(&argv, xstrdup(plan));
+	add_step(r, "apply", &argv, base, env, false, false, false);
+	r->steps[r->nsteps - 1].parser = RUNNER_TFJSON;
+
+	memset(&argv, 0, sizeof argv);
+	strv_add(&argv, xstrdup(tf));
+	strv_add(&argv, xstrdup("output"));
+	strv_add(&argv, xstrdup("-no-color"));
+	strv_add(&argv, xstrdup("-json"));
+	add_step(r, "output", &argv, base, env, true, false, false);
+}
+
 static int
 terraform_prepare(struct runner *r, const struct run_spec *rs,
     const struct runner_settings *set, const struct proc_spec *base,
@@ -152,6 +180,17 @@ terraform_prepare(struct runner *r, const struct run_spec *rs,
 	strv_add(&argv, xstrdup("-no-color"));
 	add_step(r, "init", &argv, base, (const char *const *)env, false,
 	    false, false);
+
+	/* Applying a saved plan (an approved one): no new plan. */
+	if (apply && !destroy && set->plan_file != NULL) {
+		terraform_saved(r, tf, set->plan_file, base,
+		    (const char *const *)env);
+		free(tf);
+		free(env[0]);
+		free(env[1]);
+		free(env[2]);
+		return (0);
+	}
 
 	plan = xasprintf("%s/plan.tfplan", rs->rundir);
 	memset(&argv, 0, sizeof argv);

@@ -56,6 +56,13 @@ enum erun_state {
 	ERUN_RUNNING,
 };
 
+/* Why a plan runs (engine-plan.c). */
+enum erun_purpose {
+	ERUN_PLAIN,		/* as asked: an operator's plan, an apply */
+	ERUN_GATE,		/* approval: manual, before an apply */
+	ERUN_DRIFT,		/* a drift check */
+};
+
 struct erun {
 	TAILQ_ENTRY(erun)	 entry;
 	struct engine		*e;
@@ -95,6 +102,11 @@ struct erun {
 	char			*summary;	/* of the plan (or apply) */
 	char			*cancel_why;
 	bool			 interrupted;
+
+	/* engine-plan.c */
+	enum erun_purpose	 purpose;
+	int64_t			 plan_run;	/* an apply of this stored plan */
+	char			*plan_file;	/* its terraform plan file */
 };
 
 struct engine {
@@ -119,6 +131,11 @@ struct engine {
 	void			*phase_arg;
 	engine_run_cb		 run_cb;
 	void			*run_arg;
+
+	/* engine-drift.c */
+	struct event		*drift_ev;
+	int64_t			 drift_at;	/* when it fires; 0: not armed */
+	int64_t			 started;	/* spreads checks overdue at start */
 };
 
 int64_t	 engine_now_ms(void);
@@ -140,5 +157,27 @@ void	 erun_start_queued(struct engine *);
 void	 erun_abandon(struct erun *, const char *state, const char *cause);
 void	 erun_free(struct erun *);
 void	 erun_report(struct erun *, const char *state, const char *cause);
+struct erun *erun_find(struct engine *, int64_t id);
+int	 engine_fingerprint(struct engine_repo *, struct emodel *,
+	    const struct deployment *, char fp[MODEL_FINGERPRINT_LEN + 1],
+	    char **cause);
+
+/* engine-plan.c: plans that wait for approval, applies of stored plans. */
+void	 eplan_gate(struct engine_repo *, struct emodel *,
+	    const struct deployment *, const struct store_deployment *,
+	    const char *fingerprint, const char *trigger, const char *reason);
+void	 eplan_settled(struct engine *, const struct store_deployment *);
+int	 eplan_prepare(struct erun *, struct runner_settings *, char **cause);
+bool	 eplan_finish(struct erun *, const struct store_deployment *,
+	    const char *state, const char *cause);
+int	 eplan_approve_prune(struct engine *, const struct store_deployment *,
+	    char **cause);
+
+/* engine-drift.c: the drift check schedule. */
+void	 edrift_init(struct engine *);
+void	 edrift_free(struct engine *);
+void	 edrift_pass(struct engine_repo *, struct emodel *,
+	    const struct deployment *, const struct store_deployment *,
+	    const char *fingerprint);
 
 #endif

@@ -159,8 +159,21 @@ erun_free(struct erun *run)
 	free(run->trigger);
 	free(run->fingerprint);
 	free(run->cancel_why);
+	free(run->plan_file);
 	engine_emodel_unref(run->em);
 	free(run);
+}
+
+struct erun *
+erun_find(struct engine *e, int64_t id)
+{
+	struct erun	*run;
+
+	TAILQ_FOREACH(run, &e->runs, entry) {
+		if (run->id == id)
+			return (run);
+	}
+	return (NULL);
 }
 
 /* A run that never started: recorded with its state, then dropped. */
@@ -171,7 +184,9 @@ erun_abandon(struct erun *run, const char *state, const char *cause)
 
 	store_begin(e->store);
 	store_run_finish(e->store, run->id, state, -1, cause, NULL);
-	if (strcmp(state, "interrupted") == 0)
+	/* A plan (a drift check) never made anything fail. */
+	if (strcmp(state, "interrupted") == 0 &&
+	    run->action != PROVIDER_PLAN)
 		engine_phase(e, run->dep_id, run->name, "failed", run->id,
 		    "interrupted", cause);
 	erun_report(run, state, cause);
@@ -392,8 +407,9 @@ erun_prepare(struct erun *run, char **cause)
 	plugin_cache = xasprintf("%s/plugin-cache", e->state_dir);
 	mkdir(plugin_cache, 0700);
 	settings.plugin_cache = plugin_cache;
-	error = runner_prepare(&run->runner, bp->provider, &run->spec,
-	    &settings, cause);
+	if ((error = eplan_prepare(run, &settings, cause)) == 0)
+		error = runner_prepare(&run->runner, bp->provider, &run->spec,
+		    &settings, cause);
 	free(plugin_cache);
 	return (error);
 }
@@ -650,7 +666,9 @@ erun_finish(struct erun *run, const char *state, int exit_code,
 		free(safe);
 	}
 	if (store_deployment_get_by_id(e->store, run->dep_id, &row) == 0) {
-		if (run->action == PROVIDER_APPLY && ok) {
+		if (eplan_finish(run, &row, state, cause))
+			;	/* a plan for approval or a drift check */
+		else if (run->action == PROVIDER_APPLY && ok) {
 			store_deployment_set_applied(e->store, row.id,
 			    run->em->commit, run->fingerprint, outputs);
 			store_deployment_set_retry(e->store, row.id, 0, 0);

@@ -51,6 +51,7 @@ engine_new(struct event_base *base, struct store *store,
 	e->keylen = keylen;
 	engine_set_config(e, cfg);
 	e->pass_ev = event_new(base, -1, 0, engine_pass, e);
+	edrift_init(e);
 	return (e);
 }
 
@@ -120,6 +121,7 @@ engine_free(struct engine *e)
 		event_free(e->pass_ev);
 	if (e->stop_ev != NULL)
 		event_free(e->stop_ev);
+	edrift_free(e);
 	explicit_bzero(e->key, e->keylen);
 	free(e->key);
 	free(e->state_dir);
@@ -388,7 +390,9 @@ upstream_ready(const struct model *m, const struct deployment *d,
 		const struct deployment	*u = m->deployments[d->needs[i]];
 		struct store_deployment	*row = rows_get(rows, u->name);
 
-		if (row == NULL || strcmp(row->phase, "ready") != 0 ||
+		/* Drifted: applied as desired, its outputs stand. */
+		if (row == NULL || (strcmp(row->phase, "ready") != 0 &&
+		    strcmp(row->phase, "drifted") != 0) ||
 		    row->applied_fingerprint == NULL ||
 		    row->desired_fingerprint == NULL ||
 		    strcmp(row->applied_fingerprint,
@@ -521,11 +525,14 @@ pass_deployment(struct engine_repo *r, struct emodel *em,
 	    em->commit, fp, false);
 	if (row->applied_fingerprint != NULL &&
 	    strcmp(row->applied_fingerprint, fp) == 0) {
-		if (strcmp(row->phase, "ready") != 0 &&
-		    strcmp(row->phase, "drifted") != 0 &&
-		    strcmp(row->phase, "planned") != 0)
+		if (strcmp(row->phase, "planned") == 0)
+			eplan_settled(e, row);
+		else if (strcmp(row->phase, "ready") != 0 &&
+		    strcmp(row->phase, "drifted") != 0)
 			set_phase(e, row, "ready", 0,
 			    "applied state matches the repository", NULL);
+		else
+			edrift_pass(r, em, d, row, fp);
 		return;
 	}
 	if (strcmp(row->phase, "failed") == 0 && !changed &&
@@ -543,9 +550,13 @@ pass_deployment(struct engine_repo *r, struct emodel *em,
 	else
 		reason = xasprintf("desired state changed at %.12s",
 		    em->commit);
-	erun_queue(r, em, d, row, PROVIDER_APPLY,
-	    strcmp(reason, "retry") == 0 ? "retry" : r->trigger, fp, reason,
-	    false);
+	if (d->policy.approval == APPROVAL_MANUAL)
+		eplan_gate(r, em, d, row, fp, strcmp(reason, "retry") == 0 ?
+		    "retry" : r->trigger, reason);
+	else
+		erun_queue(r, em, d, row, PROVIDER_APPLY,
+		    strcmp(reason, "retry") == 0 ? "retry" : r->trigger, fp,
+		    reason, false);
 	free(reason);
 }
 
@@ -625,7 +636,12 @@ pass_removed(struct engine_repo *r, struct rows *rows)
 			    "removed from the repository, prune is off", NULL);
 			continue;
 		}
-		if (ndestroy > (size_t)e->cfg.prune_limit &&
+		/*
+		 * Held back by the prune limit, it waits for its own
+		 * approval even once fewer are left.
+		 */
+		if ((ndestroy > (size_t)e->cfg.prune_limit ||
+		    strcmp(row->phase, "planned") == 0) &&
 		    !row->destroy_approved) {
 			cause = xasprintf("destroy waits for approval: %zu deployments removed at once (prune_limit %d)",
 			    ndestroy, e->cfg.prune_limit);
@@ -696,6 +712,45 @@ engine_pass(evutil_socket_t fd, short events, void *arg)
 	erun_start_queued(e);
 }
 
+/*
+ * The fingerprint of d's desired state in em now (the pass records it in
+ * the store only when the deployment is not busy).
+ */
+int
+engine_fingerprint(struct engine_repo *r, struct emodel *em,
+    const struct deployment *d, char fp[MODEL_FINGERPRINT_LEN + 1],
+    char **cause)
+{
+	struct engine		*e = r->e;
+	struct rows		 rows;
+	struct resolve_ctx	 ctx = { e, &rows };
+	struct resolver		 res = { .commit = em->commit, .arg = &ctx,
+	    .secret = resolve_secret, .output = resolve_output,
+	    .key = e->key, .keylen = e->keylen };
+	int			 error;
+
+	rows_load(e, r, &rows);
+	error = model_fingerprint(fp, d, &res, cause);
+	rows_release(&rows);
+	return (error);
+}
+
+/* approve DEPLOYMENT: its plan waiting for approval, or its destroy. */
+static int
+engine_action_approve(struct engine *e, const struct store_deployment *row,
+    int64_t *run, char **cause)
+{
+	int64_t	plan, apply = 0;
+	int	error;
+
+	if (store_plan_waiting(e->store, row->id, &plan) != 0)
+		return (eplan_approve_prune(e, row, cause));
+	error = engine_approve(e, plan, &apply, cause);
+	if (run != NULL)
+		*run = apply;
+	return (error);
+}
+
 int
 engine_action(struct engine *e, const char *repo, const char *name,
     const char *action, int64_t *run, char **cause)
@@ -729,6 +784,10 @@ engine_action(struct engine *e, const char *repo, const char *name,
 			engine_phase(e, row.id, row.name, "pending", 0,
 			    "resumed by the operator", NULL);
 		engine_kick(e);
+		goto out;
+	}
+	if (strcmp(action, "approve") == 0) {
+		error = engine_action_approve(e, &row, run, cause);
 		goto out;
 	}
 	if (strcmp(action, "retry") == 0) {

@@ -66,13 +66,24 @@ void		 engine_update(struct engine_repo *, struct model *,
 /*
  * Operator actions on a deployment: "apply", "destroy", "plan" queue a
  * run (*run receives its id); "suspend", "resume", "retry" change what
- * the engine does with it.  -ENOENT: no such deployment; -EBUSY: a run is
+ * the engine does with it; "approve" approves its plan waiting for
+ * approval (see engine_approve) or its destroy held by the prune limit.  -ENOENT: no such deployment; -EBUSY: a run is
  * already queued or running; *cause says why in words.
  */
 int		 engine_action(struct engine *, const char *repo,
 		    const char *deployment, const char *action,
 		    int64_t *run, char **cause);
 int		 engine_cancel(struct engine *, int64_t run, char **cause);
+/*
+ * The operator approves plan run (approval: manual, or a drift check's
+ * plan): an apply of exactly that plan is queued (*apply receives its
+ * id).  Refused, with *cause, when the run is not the deployment's plan
+ * waiting for approval (-EALREADY, -EINVAL), when the desired state moved
+ * on since the plan (-ESTALE) or while a run is active (-EBUSY); -ENOENT:
+ * no such run.  A refusal is recorded in the deployment's history.
+ */
+int		 engine_approve(struct engine *, int64_t run, int64_t *apply,
+		    char **cause);
 
 /* Number of runs running and queued. */
 void		 engine_counts(struct engine *, size_t *running,

@@ -246,6 +246,25 @@ ledger_last_run(struct store *s, int64_t deployment_id, struct store_run *out)
 	return (error);
 }
 
+/* The deployment's plan waiting for approval (as the API shows it), or null. */
+static json_t *
+ledger_plan(struct store *s, const struct store_deployment *d)
+{
+	struct store_run	 run;
+	int64_t			 id;
+	json_t			*o;
+
+	if (store_plan_waiting(s, d->id, &id) != 0 ||
+	    store_run_get(s, id, &run) != 0)
+		return (json_null());
+	o = json_pack("{sI ss* ss* ss* ss* so}", "id", (json_int_t)run.id,
+	    "trigger", run.trigger, "commit", run.commit,
+	    "fingerprint", run.fingerprint, "summary", run.summary,
+	    "finished_at", jtime(run.finished_at));
+	store_run_release(&run);
+	return (o != NULL ? o : json_null());
+}
+
 int
 ledger_render_status(struct store *s, const struct store_deployment *d,
     struct buf *out, int64_t *run)
@@ -269,7 +288,7 @@ ledger_render_status(struct store *s, const struct store_deployment *d,
 		    "finished_at", jtime(r.finished_at));
 		store_run_release(&r);
 	}
-	v = json_pack("{ss ss* ss ss* ss* sb s{so so} s{so so so} ss* so so}",
+	v = json_pack("{ss ss* ss ss* ss* sb s{so so} s{so so so} ss* so so so}",
 	    "name", d->name, "repository", d->repository, "phase", d->phase,
 	    "blueprint", d->blueprint, "environment", d->environment,
 	    "suspended", d->suspended || d->operator_suspended,
@@ -280,7 +299,8 @@ ledger_render_status(struct store *s, const struct store_deployment *d,
 	    "at", jtime(d->applied_at),
 	    "cause", d->cause,
 	    "last_run", last,
-	    "outputs", ledger_outputs(d->outputs));
+	    "outputs", ledger_outputs(d->outputs),
+	    "plan", ledger_plan(s, d));
 	if (v == NULL)
 		return (-ENOMEM);
 	comment = xasprintf("Status of deployment %s, written by cloudsphered"

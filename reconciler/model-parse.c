@@ -467,7 +467,7 @@ doc_policy(struct mdoc *d, const struct ynode *root, struct policy *p)
 		free(s);
 	}
 	p->prune = doc_bool(d, map, "prune");
-	p->drift_check = doc_duration(d, map, "drift_check", 60, 7 * 86400,
+	p->drift_check = doc_duration(d, map, "drift_check", 1, 7 * 86400,
 	    true);
 	if ((s = doc_string(d, map, "drift", &line)) != NULL) {
 		if (strcmp(s, "detect") == 0)

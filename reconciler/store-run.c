@@ -18,7 +18,7 @@
 	"u.id, u.deployment_id, d.name, r.name, u.action, u.trigger," \
 	" u.commit_id, u.fingerprint, u.state, u.exit_code, u.cause," \
 	" u.outputs, u.queued_at, u.started_at, u.finished_at, u.log_bytes," \
-	" u.log_dropped, u.summary" \
+	" u.log_dropped, u.summary, u.approval, u.plan_run_id" \
 	" FROM runs u JOIN deployments d ON d.id = u.deployment_id" \
 	" JOIN repositories r ON r.id = d.repository_id"
 
@@ -51,6 +51,8 @@ store_run_row(sqlite3_stmt *st, struct store_run *u)
 	u->log_bytes = sqlite3_column_int64(st, 15);
 	u->log_dropped = sqlite3_column_int64(st, 16);
 	u->summary = store_column_text(st, 17);
+	u->approval = store_column_text(st, 18);
+	u->plan_run_id = sqlite3_column_int64(st, 19);
 }
 
 void
@@ -68,6 +70,7 @@ store_run_release(struct store_run *u)
 	free(u->cause);
 	free(u->outputs);
 	free(u->summary);
+	free(u->approval);
 	memset(u, 0, sizeof *u);
 }
 

@@ -127,6 +127,24 @@ store_migrate_ledger(struct store *s)
 	    "  (repository_id, seq);"));
 }
 
+/*
+ * Plans waiting for approval (approval: manual) and what became
+ * of them, the plan an apply carries out, and when a deployment's drift
+ * was last checked (so that the schedule survives a restart).
+ */
+static int
+store_migrate_plans(struct store *s)
+{
+	return (store_exec(s,
+	    "ALTER TABLE runs ADD COLUMN approval TEXT;"
+	    "ALTER TABLE runs ADD COLUMN plan_run_id INTEGER NOT NULL"
+	    "  DEFAULT 0;"
+	    "ALTER TABLE deployments ADD COLUMN drift_checked_at INTEGER"
+	    "  NOT NULL DEFAULT 0;"
+	    "CREATE INDEX runs_waiting ON runs (deployment_id, id)"
+	    "  WHERE approval = 'waiting';"));
+}
+
 static const struct {
 	const char	*what;
 	int		(*fn)(struct store *);
@@ -135,6 +153,7 @@ static const struct {
 	{ "log sequence and dropped bytes", store_migrate_2 },
 	{ "run summaries", store_migrate_3 },
 	{ "ledger marks", store_migrate_ledger },
+	{ "approvals and drift checks", store_migrate_plans },
 };
 
 _Static_assert(sizeof store_migrations / sizeof store_migrations[0] ==

@@ -32,7 +32,7 @@
 
 #include "buf.h"
 
-#define STORE_SCHEMA_VERSION	4
+#define STORE_SCHEMA_VERSION	5
 /* "CSPH": refuse to migrate some other program's SQLite file. */
 #define STORE_APPLICATION_ID	0x43535048
 /* Appends are stored in rows of at most this many bytes. */
@@ -92,6 +92,8 @@ struct store_run {
 	int64_t	 log_bytes;		/* stored */
 	int64_t	 log_dropped;		/* not stored: over the limit */
 	char	*summary;		/* "2 to add, 0 to change, 1 to destroy" */
+	char	*approval;		/* a plan's: waiting, approved... */
+	int64_t	 plan_run_id;		/* an apply of a stored plan: its run */
 };
 
 struct store_transition {
@@ -257,5 +259,34 @@ int	store_ledger_clear(struct store *, int64_t deployment_id,
 int	store_ledger_count(struct store *, int64_t repository_id,
 	    size_t *n);
 void	store_ledger_marks_free(struct store_ledger_mark *, size_t);
+
+/*
+ * Plans that wait for approval (store-plan.c).  A plan run's approval is
+ * NULL (not made for approval), "waiting", "approved" (an apply of it was
+ * queued: that run's plan_run_id names it), "superseded" (a newer plan or
+ * desired state replaced it) or "discarded" (nothing is left to apply).
+ * At most one plan of a deployment waits.
+ */
+bool	store_approval_valid(const char *);
+int	store_run_set_approval(struct store *, int64_t run,
+	    const char *approval);
+int	store_run_set_plan(struct store *, int64_t run, int64_t plan_run);
+/* The deployment's plan waiting for approval, or -ENOENT. */
+int	store_plan_waiting(struct store *, int64_t deployment_id,
+	    int64_t *run);
+/*
+ * Every plan of the deployment waiting for approval, but keep (0: none),
+ * becomes approval ("superseded" or "discarded"); *n counts them.
+ */
+int	store_plan_retire(struct store *, int64_t deployment_id, int64_t keep,
+	    const char *approval, size_t *n);
+/* A line in the history without a change of phase (from = to = phase). */
+int	store_deployment_note(struct store *, int64_t id, int64_t run,
+	    const char *reason);
+/* When the deployment's drift was last checked (0: never). */
+int	store_deployment_drift_checked(struct store *, int64_t id,
+	    int64_t *at);
+int	store_deployment_set_drift_checked(struct store *, int64_t id,
+	    int64_t at);
 
 #endif

@@ -57,6 +57,12 @@ if command -v terraform >/dev/null 2>&1; then
 	check_phase network ready
 	check_phase network-staging ready
 	check_phase motd ready
+	# Manual approval: planned, then applied once its plan is approved.
+	check_phase hello-production planned
+	plan=$(ctl --json show hello-production |
+	    python3 -c "import json,sys; print(json.load(sys.stdin)['plan']['id'])")
+	check "the demo says how to approve" grep -q "approve RUN" "$tmp/demo.log"
+	check "approve hello-production's plan $plan" ctl approve "$plan"
 	check_phase hello-production ready
 	subnet() {
 		ctl --json show motd | python3 -c "import json,sys
@@ -71,7 +77,7 @@ assert d['outputs']['subnet_id'].startswith('subnet-'), d['outputs']"
 	}
 	check "network's outputs come from terraform output -json" net_out
 else
-	skip "terraform is not installed: network, motd and hello-production not checked"
+	skip "terraform is not installed: network, motd and hello-production (manual approval) not checked"
 fi
 
 # A push from the working clone is applied.

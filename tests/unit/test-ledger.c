@@ -153,7 +153,8 @@ test_status_exact(void **state)
 	    "  finished_at: \"2025-12-01T17:59:59.500Z\"\n"
 	    "outputs:\n"
 	    "  address: \"10.0.0.1\"\n"
-	    "  count: 3\n");
+	    "  count: 3\n"
+	    "plan: null\n");
 	free(text);
 }
 
