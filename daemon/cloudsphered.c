@@ -29,7 +29,9 @@
 #include "conf.h"
 #include "engine.h"
 #include "log.h"
+#include "outbox.h"
 #include "proc.h"
+#include "reporter.h"
 #include "store.h"
 #include "watch.h"
 #include "xmalloc.h"
@@ -53,6 +55,7 @@ struct daemon {
 	struct store		*store;
 	struct engine		*engine;
 	struct api		*api;
+	struct reporter		*reporter;
 	struct daemon_repo	*repos;
 	size_t			 nrepos;
 	struct event		*sighup, *sigterm, *sigint, *watchdog;
@@ -183,6 +186,15 @@ on_phase(const char *name, const char *phase, const char *reason,
 	    cause != NULL ? ": " : "", cause != NULL ? cause : "");
 }
 
+/* A run changed state, inside its store transaction. */
+static void
+on_run(const struct engine_run_event *ev, void *arg)
+{
+	struct daemon	*d = arg;
+
+	reporter_on_run(ev, d->reporter);
+}
+
 static int
 daemon_sync(const char *name, void *arg)
 {
@@ -302,6 +314,9 @@ on_prune(evutil_socket_t fd, short events, void *arg)
 	(void)events;
 	if (store_prune_logs(d->store, KEEP_RUN_LOGS) != 0)
 		log_warnx("cannot prune old run logs");
+	/* Forge deliveries finished a month ago (the last of each key stays). */
+	if (outbox_prune(d->store, store_now() - 30LL * 86400 * 1000) != 0)
+		log_warnx("cannot prune the forge outbox");
 }
 
 static void
@@ -453,6 +468,20 @@ main(int argc, char **argv)
 		fatalx("%s", cause);
 	engine_set_log_hook(d.engine, api_run_changed, d.api);
 	engine_set_phase_hook(d.engine, on_phase, &d);
+	if (reporter_new(&d.reporter, d.base, d.store, NULL, &cause) != 0)
+		fatalx("%s", cause);
+	for (i = 0; i < d.nrepos; i++) {
+		const struct config_repo	*cr = &d.conf->repos[i];
+
+		if (reporter_add(d.reporter, d.repos[i].store_id, cr->name,
+		    cr->forge_kind, cr->forge_api_url, cr->forge_project,
+		    cr->forge_token_file, &cause) != 0) {
+			log_warnx("%s: forge: %s: nothing is reported to it",
+			    cr->name, cause);
+			free(cause);
+		}
+	}
+	engine_set_run_hook(d.engine, on_run, &d);
 
 	d.sighup = evsignal_new(d.base, SIGHUP, on_reload, &d);
 	d.sigterm = evsignal_new(d.base, SIGTERM, on_stop, &d);
@@ -483,6 +512,7 @@ main(int argc, char **argv)
 	log_info("stopped");
 	api_free(d.api);
 	engine_free(d.engine);
+	reporter_free(d.reporter);
 	for (i = 0; i < d.nrepos; i++) {
 		watch_free(d.repos[i].watch);
 		free(d.repos[i].name);
