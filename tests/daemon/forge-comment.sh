@@ -98,6 +98,30 @@ check "github: ... with a note" grep -q "Trimmed to the forge" "$fd_record"
 fd_stop
 rm -rf "$tmp"
 
+# A slow forge: past the per-request timeout the request is abandoned and
+# retried; an answer within it is waited for.
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cs-comment.XXXXXX")
+fd_start github ops/infra
+db=$tmp/cs.db
+slow_send() {
+	FORGE_SEND_TIMEOUT_MS=$1 "$send_bin" "$db" github "$fd_api" ops/infra \
+	    "$tmp/forge.token" status "$2" cloudsphere/web success done send \
+	    >>"$tmp/send.log" 2>&1
+}
+sha_a=$(printf '%040d' 1)
+sha_b=$(printf '%040d' 2)
+fd_control '{"slow": 3, "slow_count": 1}'
+check "github: a request slower than the timeout is retried and delivered" \
+    slow_send 1000 "$sha_a"
+check "github: ... after the timeout" \
+    grep -q "of 0000000: Operation timed out after .*; retry 1" "$tmp/send.log"
+fd_control '{"slow": 1, "slow_count": 1}'
+check "github: a slow answer within the timeout is waited for" \
+    slow_send 5000 "$sha_b"
+check "github: ... and sent once" test "$(grep -c "$sha_b" "$fd_record")" -eq 1
+fd_stop
+rm -rf "$tmp"
+
 run gitlab group/infra
 run gitea ops/infra
 run forgejo ops/infra
