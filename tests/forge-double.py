@@ -31,8 +31,9 @@ forge's own: /repos/... (GitHub, api.github.com), /api/v4/... (GitLab),
 Control (not a forge path): POST /_double/control with a JSON object of
 the same knobs as the flags ({"fail": 3, "fail_status": 503,
 "retry_after": "2", "slow": 5, "slow_count": 1, "drop": 1,
-"rate_limit": 1, "rate_reset": 2, "reject_422": 1, "match": SHA}: faults
-apply only to paths containing match); GET /_double/requests
+"rate_limit": 1, "rate_reset": 2, "reject_422": 1, "gone": 1 (404 to
+comment edits, as if deleted), "match": SHA}: faults apply only to paths
+containing match); GET /_double/requests
 returns the record as a JSON array.
 
 Each record line: {"n", "time", "forge", "method", "path", "query",
@@ -107,6 +108,7 @@ class Double:
             "slow_count": args.slow_count, "drop": args.drop,
             "rate_limit": args.rate_limit, "rate_reset": args.rate_reset,
             "reject_422": args.reject_422, "match": args.match,
+            "gone": args.gone,
         }
         c = args.corpus
         octokit = json.loads(load(c, "github/rest-api/octokit-fixtures/"
@@ -334,6 +336,11 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(403, b'{"message":"API rate limit exceeded",'
                                b'"documentation_url":"https://docs.github.com/'
                                b'rest/overview/resources-in-the-rest-api#rate-limiting"}', h)
+
+        if self.command in ("PATCH", "PUT") and d.take("gone", path):
+            # Someone deleted the comment on the forge.
+            self.entry["kind"] = "comment-edit"
+            return self.answer(404, b'{"message":"Not Found"}')
 
         ok = self.check_common(forge, headers, parsed, body)
         route = getattr(self, "route_" + forge.replace("-", "_"))
@@ -564,6 +571,8 @@ def main():
     p.add_argument("--rate-reset", type=float, default=1)
     p.add_argument("--reject-422", type=int, default=0)
     p.add_argument("--match", help="faults only for paths containing this")
+    p.add_argument("--gone", type=int, default=0,
+                   help="answer 404 to the next N comment edits")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()

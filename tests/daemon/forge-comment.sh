@@ -2,8 +2,9 @@
 # The forge reporter's pull-request comments (TAP), for every forge: the
 # first delivery creates the comment, later bodies edit that same comment
 # (Bitbucket Server: with the version its last answer gave), an unchanged
-# body sends nothing, and a body over GitHub's limit is cut with a note
-# instead of being refused.  tests/forge-send drives the daemon's reporter
+# body sends nothing, a comment deleted on the forge is posted again, a
+# body over GitHub's limit is cut with a note instead of being refused, and
+# a request slower than the timeout is retried.  tests/forge-send drives the daemon's reporter
 # on a real store; the forge is tests/forge-double.py, a test double (a
 # forge's REST API cannot run here) that checks each request against the
 # forge's documented contract and answers with the corpus's real bodies.
@@ -76,6 +77,13 @@ run() {
 		diag "want $want"
 		sed 's/^/# /' "$tmp/send.log" | tail -20
 	fi
+	# Deleted on the forge: the edit's 404 makes the next delivery a create.
+	fd_control '{"gone": 1}'
+	check "$kind: a comment deleted on the forge is posted again" \
+	    send comment 7 "plan four" send
+	got=$(comments | tail -2 | cut -d' ' -f1,5 | tr '\n' ';')
+	check "$kind: ... as a new comment after the edit's 404" \
+	    test "$got" = "comment-edit 404;comment-create 201;"
 	check "$kind: every request kept to the forge's contract" fd_no_violations
 	check "$kind: the token is never logged" \
 	    sh -c "! grep -q -F '$fd_token' '$tmp/send.log'"
