@@ -4,8 +4,9 @@
 # (Bitbucket Server: with the version its last answer gave), an unchanged
 # body sends nothing, a comment deleted on the forge is posted again, a
 # body over GitHub's limit is cut with a note instead of being refused, and
-# a request slower than the timeout is retried.  tests/forge-send drives the daemon's reporter
-# on a real store; the forge is tests/forge-double.py, a test double (a
+# a request slower than the timeout is retried, a spent rate limit waited
+# out.  tests/forge-send drives the daemon's reporter on a real store; the
+# forge is tests/forge-double.py, a test double (a
 # forge's REST API cannot run here) that checks each request against the
 # forge's documented contract and answers with the corpus's real bodies.
 set -u
@@ -129,6 +130,31 @@ check "github: a slow answer within the timeout is waited for" \
 check "github: ... and sent once" test "$(grep -c "$sha_b" "$fd_record")" -eq 1
 fd_stop
 rm -rf "$tmp"
+
+# A spent rate limit (GitHub: 403 and X-RateLimit-Remaining 0, GitLab:
+# 429 and RateLimit-Remaining 0) holds the retry until the reset time.
+gap_after_first() {
+	python3 - "$fd_record" "$1" <<'PY'
+import json, sys
+t = [json.loads(l)["time"] for l in open(sys.argv[1]) if sys.argv[2] in l]
+print("%.3f" % (t[1] - t[0]) if len(t) > 1 else "0")
+PY
+}
+for kind in github gitlab; do
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/cs-comment.XXXXXX")
+	fd_start "$kind" ops/infra
+	db=$tmp/cs.db
+	sha_c=$(printf '%040d' 3)
+	fd_control '{"rate_limit": 1, "rate_reset": 2}'
+	check "$kind: delivered after a spent rate limit" \
+	    "$send_bin" "$db" "$kind" "$fd_api" ops/infra "$tmp/forge.token" \
+	    status "$sha_c" cloudsphere/web success done send
+	gap=$(gap_after_first "$sha_c")
+	check "$kind: ... retried at the reset time (after ${gap}s), not at once" \
+	    python3 -c "import sys; sys.exit(not float('$gap') >= 0.9)"
+	fd_stop
+	rm -rf "$tmp"
+done
 
 run gitlab group/infra
 run gitea ops/infra
