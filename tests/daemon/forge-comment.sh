@@ -6,9 +6,9 @@
 # body over GitHub's limit is cut with a note instead of being refused, and
 # a request slower than the timeout is retried, a spent rate limit waited
 # out.  tests/forge-send drives the daemon's reporter on a real store; the
-# forge is tests/forge-double.py, a test double (a
-# forge's REST API cannot run here) that checks each request against the
-# forge's documented contract and answers with the corpus's real bodies.
+# forge is tests/forge-double.py, a test double (a forge's REST API cannot
+# run here) that checks each request against the forge's documented
+# contract and answers with the corpus's real bodies.
 set -u
 . "${top_srcdir:-.}/tests/tap.sh"
 . "${top_srcdir:-.}/tests/daemon/lib.sh"
