@@ -31,7 +31,9 @@
 #include "hooks.h"
 #include "ledger.h"
 #include "log.h"
+#include "outbox.h"
 #include "proc.h"
+#include "reporter.h"
 #include "store.h"
 #include "watch.h"
 #include "xmalloc.h"
@@ -57,6 +59,7 @@ struct daemon {
 	struct engine		*engine;
 	struct api		*api;
 	struct hooks		*hooks;
+	struct reporter		*reporter;
 	struct daemon_repo	*repos;
 	size_t			 nrepos;
 	struct event		*sighup, *sigterm, *sigint, *watchdog;
@@ -194,7 +197,7 @@ on_phase(const char *name, const char *phase, const char *reason,
 		ledger_phase(d->repos[i].ledger, name, phase);
 }
 
-/* Inside the store transaction of a run's change: ledger marks. */
+/* Inside the store transaction of a run's change: ledger marks, statuses. */
 static void
 on_run(const struct engine_run_event *ev, void *arg)
 {
@@ -203,6 +206,7 @@ on_run(const struct engine_run_event *ev, void *arg)
 
 	for (i = 0; i < d->nrepos; i++)
 		ledger_run(d->repos[i].ledger, ev);
+	reporter_on_run(ev, d->reporter);
 }
 
 static void
@@ -420,6 +424,9 @@ on_prune(evutil_socket_t fd, short events, void *arg)
 	(void)events;
 	if (store_prune_logs(d->store, KEEP_RUN_LOGS) != 0)
 		log_warnx("cannot prune old run logs");
+	/* Forge deliveries finished a month ago (the last of each key stays). */
+	if (outbox_prune(d->store, store_now() - 30LL * 86400 * 1000) != 0)
+		log_warnx("cannot prune the forge outbox");
 }
 
 static void
@@ -592,8 +599,21 @@ main(int argc, char **argv)
 		fatalx("%s", cause);
 	engine_set_log_hook(d.engine, api_run_changed, d.api);
 	engine_set_phase_hook(d.engine, on_phase, &d);
-	engine_set_run_hook(d.engine, on_run, &d);
 	api_add_metrics(d.api, daemon_metrics, &d);
+	if (reporter_new(&d.reporter, d.base, d.store, NULL, &cause) != 0)
+		fatalx("%s", cause);
+	for (i = 0; i < d.nrepos; i++) {
+		const struct config_repo	*cr = &d.conf->repos[i];
+
+		if (reporter_add(d.reporter, d.repos[i].store_id, cr->name,
+		    cr->forge_kind, cr->forge_api_url, cr->forge_project,
+		    cr->forge_token_file, &cause) != 0) {
+			log_warnx("%s: forge: %s: nothing is reported to it",
+			    cr->name, cause);
+			free(cause);
+		}
+	}
+	engine_set_run_hook(d.engine, on_run, &d);
 
 	d.sighup = evsignal_new(d.base, SIGHUP, on_reload, &d);
 	d.sigterm = evsignal_new(d.base, SIGTERM, on_stop, &d);
@@ -628,6 +648,7 @@ main(int argc, char **argv)
 	api_free(d.api);
 	hooks_free(d.hooks);
 	engine_free(d.engine);
+	reporter_free(d.reporter);
 	for (i = 0; i < d.nrepos; i++) {
 		ledger_free(d.repos[i].ledger);
 		watch_free(d.repos[i].watch);

@@ -145,6 +145,41 @@ store_migrate_plans(struct store *s)
 	    "  WHERE approval = 'waiting';"));
 }
 
+/*
+ * The forge outbox (reconciler/outbox.c): one row per wanted commit
+ * status or pull-request comment, and what its delivery became; the
+ * remote id of a comment, per key, so that it is edited in place.
+ */
+static int
+store_migrate_outbox(struct store *s)
+{
+	return (store_exec(s,
+	    "CREATE TABLE outbox ("
+	    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	    "  repository_id INTEGER NOT NULL REFERENCES repositories(id),"
+	    "  kind TEXT NOT NULL CHECK (kind IN ('status', 'comment')),"
+	    "  key TEXT NOT NULL,"
+	    "  sha TEXT, context TEXT, state TEXT, description TEXT,"
+	    "  target_url TEXT,"
+	    "  pull INTEGER NOT NULL DEFAULT 0, body TEXT,"
+	    "  status TEXT NOT NULL DEFAULT 'due' CHECK (status IN"
+	    "  ('due', 'delivered', 'superseded', 'abandoned')),"
+	    "  attempts INTEGER NOT NULL DEFAULT 0,"
+	    "  next_at INTEGER NOT NULL DEFAULT 0,"
+	    "  last_error TEXT,"
+	    "  created_at INTEGER NOT NULL,"
+	    "  delivered_at INTEGER NOT NULL DEFAULT 0);"
+	    "CREATE INDEX outbox_by_key ON outbox"
+	    "  (repository_id, kind, key, id);"
+	    "CREATE INDEX outbox_due ON outbox (next_at, id)"
+	    "  WHERE status = 'due';"
+	    "CREATE TABLE outbox_remote ("
+	    "  repository_id INTEGER NOT NULL REFERENCES repositories(id),"
+	    "  kind TEXT NOT NULL, key TEXT NOT NULL,"
+	    "  remote_id TEXT NOT NULL,"
+	    "  PRIMARY KEY (repository_id, kind, key)) WITHOUT ROWID;"));
+}
+
 static const struct {
 	const char	*what;
 	int		(*fn)(struct store *);
@@ -154,6 +189,7 @@ static const struct {
 	{ "run summaries", store_migrate_3 },
 	{ "ledger marks", store_migrate_ledger },
 	{ "approvals and drift checks", store_migrate_plans },
+	{ "forge outbox", store_migrate_outbox },
 };
 
 _Static_assert(sizeof store_migrations / sizeof store_migrations[0] ==

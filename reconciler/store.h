@@ -32,7 +32,7 @@
 
 #include "buf.h"
 
-#define STORE_SCHEMA_VERSION	5
+#define STORE_SCHEMA_VERSION	6
 /* "CSPH": refuse to migrate some other program's SQLite file. */
 #define STORE_APPLICATION_ID	0x43535048
 /* Appends are stored in rows of at most this many bytes. */

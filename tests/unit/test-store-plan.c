@@ -227,9 +227,11 @@ test_migrate_from_3(void **state)
 
 	store_close(f->s);
 	f->s = NULL;
-	/* Back to schema 3: what the ledger and plan migrations added goes. */
+	/* Back to schema 3: what the ledger, plan and outbox migrations added goes. */
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
+	    "DROP TABLE outbox_remote;"
+	    "DROP TABLE outbox;"
 	    "DROP TABLE ledger_marks;"
 	    "DROP INDEX runs_waiting;"
 	    "ALTER TABLE runs DROP COLUMN approval;"
