@@ -119,7 +119,7 @@ jraw(const char *s)
 static json_t *
 api_run_json(const struct store_run *r)
 {
-	return (json_pack("{sI ss* ss* ss* ss* ss* ss* ss* so so ss* ss* so so so so}",
+	return (json_pack("{sI ss* ss* ss* ss* ss* ss* ss* so so ss* ss* so so so so so}",
 	    "id", (json_int_t)r->id,
 	    "deployment", r->deployment,
 	    "repository", r->repository,
@@ -136,7 +136,8 @@ api_run_json(const struct store_run *r)
 	    "queued_at", jtime(r->queued_at),
 	    "started_at", jtime(r->started_at),
 	    "finished_at", jtime(r->finished_at),
-	    "outputs", jraw(r->outputs)));
+	    "outputs", jraw(r->outputs),
+	    "pull", r->pull > 0 ? json_integer(r->pull) : json_null()));
 }
 
 static json_t *
