@@ -49,6 +49,7 @@ struct runner_settings {
 	const char	*destroy_playbook;
 	const char	*terraform_binary;	/* terraform, tofu or a path */
 	const char	*plugin_cache;		/* shared terraform plugin cache */
+	bool		 no_lock;		/* terraform -lock=false (previews) */
 };
 
 int	runner_prepare(struct runner *, const struct provider *,
