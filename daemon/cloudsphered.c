@@ -30,6 +30,7 @@
 #include "engine.h"
 #include "log.h"
 #include "proc.h"
+#include "pulls.h"
 #include "store.h"
 #include "watch.h"
 #include "xmalloc.h"
@@ -53,6 +54,7 @@ struct daemon {
 	struct store		*store;
 	struct engine		*engine;
 	struct api		*api;
+	struct pulls		*pulls;
 	struct daemon_repo	*repos;
 	size_t			 nrepos;
 	struct event		*sighup, *sigterm, *sigint, *watchdog;
@@ -277,6 +279,7 @@ on_reload(evutil_socket_t sig, short events, void *arg)
 	d->conf = c;
 	engine_config_from(d->conf, &ec);
 	engine_set_config(d->engine, &ec);
+	pulls_set_config(d->pulls, d->conf);
 	log_info("%s: reloaded", d->conf_path);
 	notify("READY=1");
 }
@@ -419,6 +422,7 @@ main(int argc, char **argv)
 	d.engine = engine_new(d.base, d.store, &ec, key, sizeof key);
 	explicit_bzero(key, sizeof key);
 
+	d.pulls = pulls_new(d.base, d.store);
 	d.repos = xcalloc(d.conf->nrepos + 1, sizeof *d.repos);
 	for (i = 0; i < d.conf->nrepos; i++) {
 		const struct config_repo	*cr = &d.conf->repos[i];
@@ -434,6 +438,7 @@ main(int argc, char **argv)
 			fatalx("%s: %s", cr->name, cause);
 		r->er = engine_repo_add(d.engine, cr->name, r->store_id,
 		    watch_mirror_dir(r->watch), watch_release_model, r->watch);
+		pulls_add_repo(d.pulls, cr, r->store_id, r->watch, r->er);
 		if (store_repository_get(d.store, cr->name, &sr) == 0) {
 			if (sr.last_commit != NULL)
 				r->commit = xstrdup(sr.last_commit);
@@ -483,6 +488,7 @@ main(int argc, char **argv)
 	log_info("stopped");
 	api_free(d.api);
 	engine_free(d.engine);
+	pulls_free(d.pulls);
 	for (i = 0; i < d.nrepos; i++) {
 		watch_free(d.repos[i].watch);
 		free(d.repos[i].name);
