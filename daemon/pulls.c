@@ -24,6 +24,7 @@
 #include "outbox.h"
 #include "pull-comment.h"
 #include "pulls.h"
+#include "webhook.h"
 #include "xmalloc.h"
 
 #define PULLS_MAX		1000	/* open pull requests per repository */
@@ -40,6 +41,7 @@ struct pull {
 	int64_t			 number;
 	char			*head;		/* being planned */
 	bool			 loaded;	/* its plans are queued */
+	bool			 failed;	/* its head could not be loaded */
 	struct engine_pull_item	*items;
 	size_t			 nitems;
 	size_t			 left;		/* plans not over */
@@ -71,7 +73,16 @@ struct pulls {
 };
 
 static void	pulls_loaded(struct watch *, int64_t, struct model *,
-		    const char *, const char *, void *);
+		    const char *, const char *, const char *, void *);
+
+/* The same commit, when one of them is abbreviated (Bitbucket Cloud). */
+static bool
+same_head(const char *a, const char *b)
+{
+	size_t	la = strlen(a), lb = strlen(b);
+
+	return (strncmp(a, b, la < lb ? la : lb) == 0);
+}
 
 static void
 pulls_kick_fire(evutil_socket_t fd, short events, void *arg)
@@ -368,24 +379,27 @@ pulls_run_event(const struct engine_run_event *ev, void *arg)
 /* The head is loaded (or could not be): plan it. */
 static void
 pulls_loaded(struct watch *w, int64_t number, struct model *m,
-    const char *head, const char *error, void *arg)
+    const char *asked, const char *head, const char *error, void *arg)
 {
 	struct pulls_repo	*r = arg;
 	struct store		*s = r->p->store;
 	struct pull		*pl = pull_find(r, number);
 	size_t			 i, nruns = 0;
 
-	if (pl == NULL || pl->loaded || strcmp(pl->head, head) != 0) {
+	if (pl == NULL || pl->loaded || strcmp(pl->head, asked) != 0) {
 		if (m != NULL)
 			watch_release_model(m, w);
 		return;		/* closed or superseded meanwhile */
 	}
 	if (error != NULL) {
 		log_warnx("%s: pull request #%lld at %.12s: %s", r->name,
-		    (long long)number, head, error);
+		    (long long)number, asked, error);
+		pl->failed = true;
 		return;
 	}
 	pl->loaded = true;
+	free(pl->head);
+	pl->head = xstrdup(head);
 	store_begin(s);
 	engine_pull_plan(r->er, number, m, head, pulls_run_event, r,
 	    &pl->items, &pl->nitems);
@@ -456,9 +470,9 @@ is_sha(const char *s)
 {
 	size_t	i;
 
-	if (s == NULL || strlen(s) != GIT_OID_HEXSZ)
+	if (s == NULL || strlen(s) < 7 || strlen(s) > GIT_OID_HEXSZ)
 		return (false);
-	for (i = 0; i < GIT_OID_HEXSZ; i++) {
+	for (i = 0; s[i] != '\0'; i++) {
 		if (strchr("0123456789abcdef", s[i]) == NULL)
 			return (false);
 	}
@@ -500,7 +514,7 @@ pull_update(struct pulls_repo *r, const struct pulls_request *q)
 		free(src);
 		return;
 	}
-	if (pl != NULL && strcmp(pl->head, q->head_sha) == 0) {
+	if (pl != NULL && same_head(pl->head, q->head_sha) && !pl->failed) {
 		log_debug("%s: pull request #%lld at %.12s: already planned",
 		    r->name, (long long)q->pull, q->head_sha);
 		free(src);
@@ -529,6 +543,7 @@ pull_update(struct pulls_repo *r, const struct pulls_request *q)
 	}
 	pl->head = xstrdup(q->head_sha);
 	pl->loaded = false;
+	pl->failed = false;
 	log_info("%s: pull request #%lld at %.12s: fetching %s", r->name,
 	    (long long)q->pull, q->head_sha, src);
 	watch_pull(r->watch, q->pull, url, src, q->head_sha);
@@ -581,4 +596,43 @@ pulls_request(struct pulls *p, const char *repository,
 	case PULLS_OTHER:
 		break;
 	}
+}
+
+void
+pulls_hook(const char *repository, const struct webhook_event *ev, void *arg)
+{
+	struct pulls		*p = arg;
+	struct pulls_request	 q;
+
+	if (ev->kind != WEBHOOK_PULL)
+		return;
+	memset(&q, 0, sizeof q);
+	q.pull = ev->pull;
+	switch (ev->pull_action) {
+	case WEBHOOK_PULL_OPENED:
+		q.action = PULLS_OPENED;
+		break;
+	case WEBHOOK_PULL_SYNCHRONIZED:
+		q.action = PULLS_SYNCHRONIZED;
+		break;
+	case WEBHOOK_PULL_REOPENED:
+		q.action = PULLS_REOPENED;
+		break;
+	case WEBHOOK_PULL_CLOSED:
+		q.action = PULLS_CLOSED;
+		break;
+	case WEBHOOK_PULL_MERGED:
+		q.action = PULLS_MERGED;
+		break;
+	default:
+		q.action = PULLS_OTHER;
+		break;
+	}
+	q.forge = ev->forge;
+	q.head_sha = ev->head_sha;
+	q.head_ref = ev->head_ref;
+	q.base_ref = ev->base_ref;
+	q.head_clone_url = ev->head_clone_url;
+	q.fork = ev->fork;
+	pulls_request(p, repository, &q);
 }

@@ -58,6 +58,10 @@ void		 pulls_add_repo(struct pulls *, const struct config_repo *,
 void		 pulls_set_config(struct pulls *, const struct config *);
 void		 pulls_request(struct pulls *, const char *repository,
 		    const struct pulls_request *);
+/* A hooks_pull_cb (daemon/hooks.h): the webhook's event, arg the pulls. */
+struct webhook_event;
+void		 pulls_hook(const char *repository,
+		    const struct webhook_event *, void *arg);
 /* How many pull requests are being planned or have plans. */
 size_t		 pulls_count(struct pulls *);
 

@@ -36,6 +36,7 @@ struct watch_result {
 	char		*trigger;
 	char		*error;
 	int64_t		 pull;		/* a pull request's head; 0: not */
+	char		*head;		/* as the forge announced it */
 };
 
 /* A pull request's head to fetch and load, or its ref to drop. */
@@ -128,13 +129,14 @@ watch_pull_job_free(struct watch_pull_job *j)
 
 static void
 watch_post_pull(struct watch *w, int64_t pull, struct model *m,
-    const char *head, const char *error)
+    const char *head, const char *commit, const char *error)
 {
 	struct watch_result	*res = xcalloc(1, sizeof *res);
 	char			 c = 0;
 
 	res->m = m;
-	res->commit = xstrdup(head);
+	res->head = xstrdup(head);
+	res->commit = commit != NULL ? xstrdup(commit) : NULL;
 	res->trigger = xstrdup("pull-request");
 	res->error = error != NULL ? xstrdup(error) : NULL;
 	res->pull = pull;
@@ -152,6 +154,7 @@ watch_pull_run(struct watch *w, struct watch_pull_job *j)
 	struct source	*src;
 	struct model	*m;
 	git_oid		 got, want;
+	size_t		 len;
 	char		*ref, *cause = NULL, hex[GIT_OID_HEXSZ + 1];
 
 	ref = xasprintf("refs/cloudsphere/pulls/%lld", (long long)j->pull);
@@ -161,35 +164,38 @@ watch_pull_run(struct watch *w, struct watch_pull_job *j)
 		free(ref);
 		return;
 	}
-	if (git_oid_fromstr(&want, j->head) != 0) {
-		watch_post_pull(w, j->pull, NULL, j->head, "not a commit id");
+	len = strlen(j->head);
+	if (len < 7 || len > GIT_OID_HEXSZ ||
+	    git_oid_fromstrn(&want, j->head, len) != 0) {
+		watch_post_pull(w, j->pull, NULL, j->head, NULL,
+		    "not a commit id");
 		free(ref);
 		return;
 	}
 	if (mirror_fetch_ref(w->mirror, j->url, j->src, ref,
 	    WATCH_FETCH_DEADLINE, &got, &cause) != 0) {
-		watch_post_pull(w, j->pull, NULL, j->head, cause);
+		watch_post_pull(w, j->pull, NULL, j->head, NULL, cause);
 		goto out;
 	}
-	if (!git_oid_equal(&got, &want)) {
-		git_oid_tostr(hex, sizeof hex, &got);
+	git_oid_tostr(hex, sizeof hex, &got);
+	if (git_oid_ncmp(&got, &want, len) != 0) {
 		cause = xasprintf("%s is at %.12s, not at the head %.12s the forge announced",
 		    j->src, hex, j->head);
-		watch_post_pull(w, j->pull, NULL, j->head, cause);
+		watch_post_pull(w, j->pull, NULL, j->head, NULL, cause);
 		goto out;
 	}
-	if (source_git_new(&src, mirror_repository(w->mirror), &want,
+	if (source_git_new(&src, mirror_repository(w->mirror), &got,
 	    strcmp(w->path, ".") == 0 ? NULL : w->path, &cause) != 0) {
-		watch_post_pull(w, j->pull, NULL, j->head, cause);
+		watch_post_pull(w, j->pull, NULL, j->head, hex, cause);
 		goto out;
 	}
 	if (model_load(&m, src, w->cache, w->prev, &cause) != 0) {
 		source_free(src);
-		watch_post_pull(w, j->pull, NULL, j->head, cause);
+		watch_post_pull(w, j->pull, NULL, j->head, hex, cause);
 		goto out;
 	}
 	source_free(src);
-	watch_post_pull(w, j->pull, m, j->head, NULL);
+	watch_post_pull(w, j->pull, m, j->head, hex, NULL);
 out:
 	free(cause);
 	free(ref);
@@ -343,8 +349,8 @@ watch_wake(evutil_socket_t fd, short events, void *arg)
 			break;
 		if (res->pull != 0) {
 			if (w->pull_cb != NULL)
-				w->pull_cb(w, res->pull, res->m, res->commit,
-				    res->error, w->pull_arg);
+				w->pull_cb(w, res->pull, res->m, res->head,
+				    res->commit, res->error, w->pull_arg);
 			else if (res->m != NULL)
 				watch_release_model(res->m, w);
 		} else {
@@ -355,6 +361,7 @@ watch_wake(evutil_socket_t fd, short events, void *arg)
 			    res->error, w->arg);
 		}
 		free(res->commit);
+		free(res->head);
 		free(res->trigger);
 		free(res->error);
 		free(res);
@@ -640,6 +647,7 @@ watch_free(struct watch *w)
 		if (res->m != NULL && res->m != w->prev)
 			model_free(res->m);
 		free(res->commit);
+		free(res->head);
 		free(res->trigger);
 		free(res->error);
 		free(res);
