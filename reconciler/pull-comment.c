@@ -190,6 +190,7 @@ render(struct buf *b, const char *head, const struct pull_comment_entry *v,
 	const char	*r;
 	size_t		 i, start, f;
 	char		*line;
+	bool		 ok;
 
 	buf_reset(b);
 	buf_addstr(b, PULL_MARKER "\n");
@@ -213,13 +214,15 @@ render(struct buf *b, const char *head, const struct pull_comment_entry *v,
 		buf_addstr(b, " |\n");
 	}
 	for (i = 0; i < n; i++) {
-		if (p[i].cause == NULL && p[i].log == NULL)
+		/* A plan that went well says it all in its table row. */
+		ok = v[i].state != NULL && strcmp(v[i].state, "succeeded") == 0;
+		if ((p[i].cause == NULL || ok) && p[i].log == NULL)
 			continue;
 		buf_printf(b, "\n#### `%s`", v[i].deployment);
 		if (v[i].run != 0)
 			buf_printf(b, " (run %lld)", (long long)v[i].run);
 		buf_addstr(b, "\n\n");
-		if (p[i].cause != NULL) {
+		if (p[i].cause != NULL && !ok) {
 			f = fence_len(p[i].cause, p[i].causelen);
 			add_fence(b, f);
 			buf_addch(b, '\n');
