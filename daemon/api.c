@@ -28,11 +28,13 @@
 #include "api.h"
 #include "conf.h"
 #include "buf.h"
+#include "hooks.h"
 #include "log.h"
 #include "xmalloc.h"
 
 #define API_TOKEN_MAX	4096
-#define API_BODY_MAX	(64 * 1024)
+#define API_BODY_MAX	(64 * 1024)	/* the API's; webhooks have theirs */
+#define API_HEADERS_MAX	(64 * 1024)
 #define API_LOG_CHUNK	(256 * 1024)
 
 struct follower {
@@ -440,6 +442,8 @@ api_metrics(struct api *api, struct evhttp_request *req)
 	    "# TYPE cloudsphere_runs gauge\n"
 	    "cloudsphere_runs{state=\"running\"} %zu\n"
 	    "cloudsphere_runs{state=\"queued\"} %zu\n", running, queued);
+	if (api->cfg.hooks != NULL)
+		hooks_metrics(api->cfg.hooks, b);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain; version=0.0.4");
 	evhttp_send_reply(req, 200, "OK", b);
@@ -510,6 +514,19 @@ api_handle(struct evhttp_request *req, void *arg, bool tcp)
 
 	if (n == 1 && strcmp(parts[0], "healthz") == 0 && get) {
 		evhttp_send_reply(req, 200, "OK", NULL);
+		goto out;
+	}
+	/* A webhook authenticates by its signature, not the token. */
+	if (n >= 1 && strcmp(parts[0], "hooks") == 0) {
+		if (n == 3 && api->cfg.hooks != NULL)
+			hooks_handle(api->cfg.hooks, req, parts[1], parts[2]);
+		else
+			api_error(req, 404, "no such webhook");
+		goto out;
+	}
+	if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) >
+	    API_BODY_MAX) {
+		api_error(req, 413, "body over %d bytes", API_BODY_MAX);
 		goto out;
 	}
 	if (tcp && !api_authorized(api, req)) {
@@ -673,7 +690,8 @@ api_unix_listen(struct api *api, const char *path, char **cause)
 	api->unix_fd = fd;
 	api->socket_path = xstrdup(path);
 	api->unix_http = evhttp_new(api->base);
-	evhttp_set_max_body_size(api->unix_http, API_BODY_MAX);
+	evhttp_set_max_body_size(api->unix_http, HOOKS_BODY_MAX);
+	evhttp_set_max_headers_size(api->unix_http, API_HEADERS_MAX);
 	evhttp_set_allowed_methods(api->unix_http, EVHTTP_REQ_GET |
 	    EVHTTP_REQ_POST);
 	evhttp_set_gencb(api->unix_http, api_unix_cb, api);
@@ -700,7 +718,9 @@ api_tcp_listen(struct api *api, const char *listen, char **cause)
 		host = xstrdup("::");	/* every address, IPv6 and IPv4 */
 	}
 	api->tcp_http = evhttp_new(api->base);
-	evhttp_set_max_body_size(api->tcp_http, API_BODY_MAX);
+	/* The whole server's limit: the API's own is checked per request. */
+	evhttp_set_max_body_size(api->tcp_http, HOOKS_BODY_MAX);
+	evhttp_set_max_headers_size(api->tcp_http, API_HEADERS_MAX);
 	evhttp_set_timeout(api->tcp_http, 30);
 	evhttp_set_allowed_methods(api->tcp_http, EVHTTP_REQ_GET |
 	    EVHTTP_REQ_POST);

@@ -13,6 +13,7 @@
 #include "store.h"
 
 struct api;
+struct hooks;
 
 /* Asked to sync a repository by name (NULL: all); -ENOENT if unknown. */
 typedef int (*api_sync_cb)(const char *repo, void *arg);
@@ -26,6 +27,7 @@ struct api_config {
 	api_sync_cb	 sync;
 	api_status_cb	 status;
 	void		*arg;
+	struct hooks	*hooks;			/* POST /hooks/; NULL: none */
 };
 
 int	 api_new(struct api **out, struct event_base *, struct store *,

@@ -28,6 +28,7 @@
 #include "api.h"
 #include "conf.h"
 #include "engine.h"
+#include "hooks.h"
 #include "log.h"
 #include "proc.h"
 #include "pulls.h"
@@ -55,6 +56,7 @@ struct daemon {
 	struct engine		*engine;
 	struct api		*api;
 	struct pulls		*pulls;
+	struct hooks		*hooks;
 	struct daemon_repo	*repos;
 	size_t			 nrepos;
 	struct event		*sighup, *sigterm, *sigint, *watchdog;
@@ -201,6 +203,31 @@ daemon_sync(const char *name, void *arg)
 	return (found);
 }
 
+/* A webhook's push to the watched branch: the same sync as a poll. */
+static void
+daemon_hook_sync(const char *name, void *arg)
+{
+	struct daemon	*d = arg;
+	size_t		 i;
+
+	for (i = 0; i < d->nrepos; i++)
+		if (strcmp(d->repos[i].name, name) == 0)
+			watch_sync(d->repos[i].watch, "webhook");
+}
+
+/* Pull-request events: logged, then planned or discarded (pulls.c). */
+static void
+daemon_hook_pull(const char *name, const struct webhook_event *ev, void *arg)
+{
+	struct daemon	*d = arg;
+
+	log_info("%s: pull request %lld %s: head %.12s (%s) into %s%s",
+	    name, (long long)ev->pull,
+	    webhook_pull_action_name(ev->pull_action), ev->head_sha,
+	    ev->head_ref, ev->base_ref, ev->fork ? ", from a fork" : "");
+	pulls_hook(name, ev, d->pulls);
+}
+
 static json_t *
 daemon_status(void *arg)
 {
@@ -254,6 +281,7 @@ on_reload(evutil_socket_t sig, short events, void *arg)
 	struct config		*c;
 	struct diags		 errs;
 	struct engine_config	 ec;
+	char			*cause = NULL;
 	size_t			 i;
 
 	(void)sig;
@@ -271,6 +299,15 @@ on_reload(evutil_socket_t sig, short events, void *arg)
 		return;
 	}
 	diags_release(&errs);
+	if (hooks_reload(d->hooks, c, &cause) != 0) {
+		log_warnx("%s", cause);
+		log_warnx("%s: not reloaded, the running configuration stays",
+		    d->conf_path);
+		free(cause);
+		config_free(c);
+		notify("READY=1");
+		return;
+	}
 	/* Settings that take effect now; repositories change at restart. */
 	if (c->nrepos != d->nrepos)
 		log_warnx("%s: repositories added or removed take effect at the next restart",
@@ -447,6 +484,11 @@ main(int argc, char **argv)
 		d.nrepos++;
 	}
 
+	if (hooks_new(&d.hooks, d.base, d.conf, &cause) != 0)
+		fatalx("%s", cause);
+	hooks_set_sync(d.hooks, daemon_hook_sync, &d);
+	hooks_set_pull(d.hooks, daemon_hook_pull, &d);
+
 	memset(&ac, 0, sizeof ac);
 	ac.control_socket = d.conf->control_socket;
 	ac.listen = d.conf->listen;
@@ -454,6 +496,7 @@ main(int argc, char **argv)
 	ac.sync = daemon_sync;
 	ac.status = daemon_status;
 	ac.arg = &d;
+	ac.hooks = d.hooks;
 	if (api_new(&d.api, d.base, d.store, d.engine, &ac, &cause) != 0)
 		fatalx("%s", cause);
 	engine_set_log_hook(d.engine, api_run_changed, d.api);
@@ -487,6 +530,7 @@ main(int argc, char **argv)
 
 	log_info("stopped");
 	api_free(d.api);
+	hooks_free(d.hooks);
 	engine_free(d.engine);
 	pulls_free(d.pulls);
 	for (i = 0; i < d.nrepos; i++) {

@@ -479,7 +479,8 @@ parse_repo(struct cparse *p, const struct ynode *n, struct config_repo *r)
 	    "pull_requests", NULL };
 	static const char *const akeys[] = { "ssh_key", "token_file",
 	    "known_hosts", NULL };
-	static const char *const wkeys[] = { "forge", "secret_file", NULL };
+	static const char *const wkeys[] = { "forge", "secret_file", "tags",
+	    NULL };
 	static const char *const fkeys[] = { "kind", "api_url", "project",
 	    "token_file", NULL };
 	static const char *const pkeys[] = { "plan", "forks", NULL };
@@ -539,6 +540,7 @@ parse_repo(struct cparse *p, const struct ynode *n, struct config_repo *r)
 			cerr(p, m->line, "webhook needs a secret_file");
 		check_secret_file(p, r->webhook_secret_file, line,
 		    "webhook.secret_file", "a webhook secret must not be empty");
+		r->webhook_tags = get_bool(p, m, "tags", false);
 	}
 	if ((m = get_map(p, n, "forge")) != NULL) {
 		check_keys(p, m, "forge", fkeys);

@@ -36,6 +36,7 @@ struct config_repo {
 	char			*known_hosts;
 	char			*webhook_forge;
 	char			*webhook_secret_file;
+	bool			 webhook_tags;	/* a tag push syncs too */
 	char			*forge_kind;
 	char			*forge_api_url;
 	char			*forge_project;

@@ -649,8 +649,7 @@ parse_bitbucket(struct wparse *p, const char *key)
 	    strncmp(key, "diagnostics:", 12) == 0 ? "bitbucket-server" :
 	    "bitbucket";
 	if (s != NULL && strcmp(s, key) != 0)
-		return (wp_fail(p, "X-Event-Key '%s' but eventKey '%s'", key,
-		    s));
+		return (wp_fail(p, "X-Event-Key and the body's eventKey differ"));
 
 	if (strcmp(key, "diagnostics:ping") == 0) {
 		ev->kind = WEBHOOK_PING;
@@ -830,8 +829,9 @@ webhook_parse(struct webhook_event **out, enum webhook_forge forge,
 	/* Duplicate keys pass (the last wins): GitLab sends some. */
 	p.root = json_loadb(body, len, 0, &jerr);
 	if (p.root == NULL) {
-		*cause = xasprintf("malformed JSON: line %d: %s", jerr.line,
-		    jerr.text);
+		/* Not jerr.text: it quotes the body, which may hold secrets. */
+		*cause = xasprintf("malformed JSON (line %d, column %d)",
+		    jerr.line, jerr.column);
 		return (-EINVAL);
 	}
 	if (!json_is_object(p.root)) {

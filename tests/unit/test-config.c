@@ -170,7 +170,7 @@ test_config_full(void **state)
 	    "    path: envs/prod\n"
 	    "    poll_interval: 1h30m\n"
 	    "    auth: { ssh_key: keys/deploy_key, token_file: keys/git.token }\n"
-	    "    webhook: { forge: github, secret_file: keys/hook.secret }\n"
+	    "    webhook: { forge: github, secret_file: keys/hook.secret, tags: true }\n"
 	    "    forge:\n"
 	    "      kind: gitea\n"
 	    "      api_url: https://git.example.com/api/v1\n"
@@ -208,6 +208,7 @@ test_config_full(void **state)
 	assert_below(f, r->token_file, "keys/git.token");
 	assert_string_equal(r->webhook_forge, "github");
 	assert_below(f, r->webhook_secret_file, "keys/hook.secret");
+	assert_true(r->webhook_tags);
 	assert_string_equal(r->forge_kind, "gitea");
 	assert_string_equal(r->forge_api_url,
 	    "https://git.example.com/api/v1");
@@ -263,6 +264,7 @@ test_config_defaults(void **state)
 	assert_null(r->token_file);
 	assert_null(r->webhook_forge);
 	assert_null(r->webhook_secret_file);
+	assert_false(r->webhook_tags);
 	assert_null(r->forge_kind);
 	assert_string_equal(r->ledger_branch, "cloudsphere/status");
 	assert_true(r->pr_plan);
