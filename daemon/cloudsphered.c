@@ -391,6 +391,7 @@ main(int argc, char **argv)
 	bool			 check = false, foreground = false;
 	int			 ch, verbose = 0, error;
 	size_t			 i, interrupted = 0;
+	int64_t			 recovered;
 
 	while ((ch = getopt(argc, argv, "c:dnv")) != -1) {
 		switch (ch) {
@@ -445,6 +446,7 @@ main(int argc, char **argv)
 	if (store_open(&d.store, db, &cause) != 0)
 		fatalx("%s", cause);
 	free(db);
+	recovered = store_now();
 	if (store_recover(d.store, &interrupted) != 0)
 		fatalx("cannot recover the store");
 	if (interrupted > 0)
@@ -483,6 +485,7 @@ main(int argc, char **argv)
 		}
 		d.nrepos++;
 	}
+	pulls_recovered(d.pulls, recovered);
 
 	if (hooks_new(&d.hooks, d.base, d.conf, &cause) != 0)
 		fatalx("%s", cause);

@@ -30,6 +30,7 @@
 #define PULLS_MAX		1000	/* open pull requests per repository */
 #define PULLS_LOG_MAX		(4 * 1024 * 1024)	/* read per plan */
 #define PULLS_DESCRIPTION_MAX	140	/* GitHub's limit, the smallest */
+#define PULLS_RECOVER_RUNS	1000	/* newest runs looked at after a restart */
 
 struct pull_entry {
 	int64_t		 run;
@@ -548,6 +549,41 @@ pull_update(struct pulls_repo *r, const struct pulls_request *q)
 	    (long long)q->pull, q->head_sha, src);
 	watch_pull(r->watch, q->pull, url, src, q->head_sha);
 	free(src);
+}
+
+void
+pulls_recovered(struct pulls *p, int64_t since)
+{
+	struct pulls_repo	*r;
+	struct store_run	*v;
+	size_t			 n, i, settled = 0;
+
+	if (store_run_list(p->store, 0, PULLS_RECOVER_RUNS, &v, &n) != 0)
+		return;
+	store_begin(p->store);
+	for (i = 0; i < n; i++) {
+		if (v[i].pull == 0 || v[i].commit == NULL ||
+		    strcmp(v[i].state, "interrupted") != 0 ||
+		    v[i].finished_at < since)
+			continue;
+		TAILQ_FOREACH(r, &p->repos, entry) {
+			if (strcmp(r->name, v[i].repository) == 0)
+				break;
+		}
+		if (r == NULL)
+			continue;
+		pull_status(r, v[i].commit, v[i].deployment, OUTBOX_ERROR,
+		    "plan interrupted: the daemon restarted; push again to plan");
+		settled++;
+	}
+	if (store_commit(p->store) != 0)
+		log_warnx("cannot record the statuses of interrupted plans");
+	else if (settled > 0) {
+		log_info("%zu plans of pull requests were interrupted by the restart",
+		    settled);
+		pulls_kick(p);
+	}
+	store_run_array_free(v, n);
 }
 
 void

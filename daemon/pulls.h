@@ -54,6 +54,11 @@ void		 pulls_free(struct pulls *);
 void		 pulls_set_kick(struct pulls *, void (*)(void *), void *);
 void		 pulls_add_repo(struct pulls *, const struct config_repo *,
 		    int64_t store_id, struct watch *, struct engine_repo *);
+/*
+ * After store_recover, which ran at since (ms): the plans it found
+ * interrupted get a final status, so that none stays pending.
+ */
+void		 pulls_recovered(struct pulls *, int64_t since);
 /* pull_requests settings after a reload (repositories stay). */
 void		 pulls_set_config(struct pulls *, const struct config *);
 void		 pulls_request(struct pulls *, const char *repository,

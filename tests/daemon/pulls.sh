@@ -262,6 +262,24 @@ check "every forge request kept to the API's contract" test -z "$(violations)"
 v=$(violations)
 [ -n "$v" ] && diag "$v"
 
+# A plan cut short by a crash: after the restart its status is final.
+git -C "$work" checkout -q -b crash main
+d_deployment other "inputs: { value: crash, sleep: 30 }"
+git -C "$work" commit -q -am "other: crash"
+sha5=$(git -C "$work" rev-parse HEAD)
+git -C "$work" push -q origin "HEAD:refs/pull/4/head"
+: >"$events"
+hook opened 4 "$sha5" crash main >/dev/null
+d_wait_cond 20 grep -q "start other plan" "$events"
+d_wait_cond 10 test -n "$(statuses "$sha5" cloudsphere/other)"
+d_stop KILL
+pkill -KILL -f "$tmp/state/runs/" 2>/dev/null
+d_start
+crash_error() { test "$(statuses "$sha5" cloudsphere/other | tail -1)" = error; }
+check "after a crash, the interrupted plan's status ends as an error" \
+    d_wait_cond 20 crash_error
+check "and the real deployment is ready again" d_wait_phase other ready 20
+
 d_stop
 check "daemon stops on SIGTERM with status 0" test "$d_status" -eq 0
 tap_done
