@@ -30,8 +30,10 @@
 #include "engine.h"
 #include "hooks.h"
 #include "log.h"
+#include "outbox.h"
 #include "proc.h"
 #include "pulls.h"
+#include "reporter.h"
 #include "store.h"
 #include "watch.h"
 #include "xmalloc.h"
@@ -57,6 +59,7 @@ struct daemon {
 	struct api		*api;
 	struct pulls		*pulls;
 	struct hooks		*hooks;
+	struct reporter		*reporter;
 	struct daemon_repo	*repos;
 	size_t			 nrepos;
 	struct event		*sighup, *sigterm, *sigint, *watchdog;
@@ -187,6 +190,15 @@ on_phase(const char *name, const char *phase, const char *reason,
 	    cause != NULL ? ": " : "", cause != NULL ? cause : "");
 }
 
+/* A run changed state, inside its store transaction. */
+static void
+on_run(const struct engine_run_event *ev, void *arg)
+{
+	struct daemon	*d = arg;
+
+	reporter_on_run(ev, d->reporter);
+}
+
 static int
 daemon_sync(const char *name, void *arg)
 {
@@ -213,6 +225,13 @@ daemon_hook_sync(const char *name, void *arg)
 	for (i = 0; i < d->nrepos; i++)
 		if (strcmp(d->repos[i].name, name) == 0)
 			watch_sync(d->repos[i].watch, "webhook");
+}
+
+/* Pull-request statuses and comments were written: deliver them. */
+static void
+kick_reporter(void *arg)
+{
+	reporter_kick(arg);
 }
 
 /* Pull-request events: logged, then planned or discarded (pulls.c). */
@@ -342,6 +361,9 @@ on_prune(evutil_socket_t fd, short events, void *arg)
 	(void)events;
 	if (store_prune_logs(d->store, KEEP_RUN_LOGS) != 0)
 		log_warnx("cannot prune old run logs");
+	/* Forge deliveries finished a month ago (the last of each key stays). */
+	if (outbox_prune(d->store, store_now() - 30LL * 86400 * 1000) != 0)
+		log_warnx("cannot prune the forge outbox");
 }
 
 static void
@@ -504,6 +526,21 @@ main(int argc, char **argv)
 		fatalx("%s", cause);
 	engine_set_log_hook(d.engine, api_run_changed, d.api);
 	engine_set_phase_hook(d.engine, on_phase, &d);
+	if (reporter_new(&d.reporter, d.base, d.store, NULL, &cause) != 0)
+		fatalx("%s", cause);
+	for (i = 0; i < d.nrepos; i++) {
+		const struct config_repo	*cr = &d.conf->repos[i];
+
+		if (reporter_add(d.reporter, d.repos[i].store_id, cr->name,
+		    cr->forge_kind, cr->forge_api_url, cr->forge_project,
+		    cr->forge_token_file, &cause) != 0) {
+			log_warnx("%s: forge: %s: nothing is reported to it",
+			    cr->name, cause);
+			free(cause);
+		}
+	}
+	engine_set_run_hook(d.engine, on_run, &d);
+	pulls_set_kick(d.pulls, kick_reporter, d.reporter);
 
 	d.sighup = evsignal_new(d.base, SIGHUP, on_reload, &d);
 	d.sigterm = evsignal_new(d.base, SIGTERM, on_stop, &d);
@@ -536,6 +573,7 @@ main(int argc, char **argv)
 	hooks_free(d.hooks);
 	engine_free(d.engine);
 	pulls_free(d.pulls);
+	reporter_free(d.reporter);
 	for (i = 0; i < d.nrepos; i++) {
 		watch_free(d.repos[i].watch);
 		free(d.repos[i].name);

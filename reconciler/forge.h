@@ -7,7 +7,7 @@
  * No I/O: the daemon's reporter sends the requests with libcurl.
  *
  * Endpoints, fields, states and limits are those of
- * ../shared/corpus/CONTRACTS.md section 3; doc/forge.md lists them.
+ * ../shared/corpus/CONTRACTS.md section 3; cloudsphered.conf(5) lists them.
  * api_url is the API's root: https://api.github.com (or
  * https://HOST/api/v3), https://HOST/api/v4 (GitLab), https://HOST/api/v1
  * (Gitea, Forgejo), https://api.bitbucket.org/2.0, and the server's base
