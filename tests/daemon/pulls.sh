@@ -43,13 +43,43 @@ cat >>"$tmp/cloudsphered.yaml" <<EOF
     pull_requests: { plan: true, forks: false }
 EOF
 
+# A blueprint whose plan reads the state an apply left, and scribbles in
+# the state folder it is given.
+mkdir -p "$work/blueprints/stateful"
+cat >"$work/blueprints/stateful/blueprint.yaml" <<'EOF'
+description: Keeps state between runs
+provider: script
+timeouts: { plan: 30s, apply: 30s, destroy: 30s }
+script: { command: ./run }
+EOF
+cat >"$work/blueprints/stateful/run" <<'EOF'
+#!/bin/sh
+s=$CLOUDSPHERE_STATE_DIR
+case $1 in
+plan)
+	echo "state holds: $(cat "$s/applied") and $(cat "$s/nested/file")"
+	echo scribble >"$s/plan-was-here"
+	echo scribble >"$s/nested/file"
+	;;
+apply)
+	echo applied-state >"$s/applied"
+	mkdir -p "$s/nested"
+	echo nested-state >"$s/nested/file"
+	ln -sf applied "$s/link"
+	echo '{}' >"$CLOUDSPHERE_OUTPUTS"
+	;;
+esac
+EOF
+chmod +x "$work/blueprints/stateful/run"
+printf 'blueprint: stateful\nenvironment: test\n' >"$work/deployments/keeper.yaml"
 d_deployment web "inputs: { value: one }"
 d_deployment other "inputs: { value: other }"
-d_commit "two deployments"
+d_commit "three deployments"
 d_start || { not_ok "daemon starts"; tap_done; }
 ok "daemon starts"
 d_check_phase web ready
 d_check_phase other ready
+d_check_phase keeper ready
 
 hook() {
 	python3 "$srcdir/tests/daemon/pull-event.py" \
@@ -111,7 +141,7 @@ final_of() {
 }
 # What must not change: each deployment's row, its state folder, the ledger.
 snapshot() {
-	for d in web other; do
+	for d in web other keeper; do
 		d_field "$d" "(d['phase'], d['applied']['commit'], d['applied']['fingerprint'], d['desired']['fingerprint'], d['last_run'] and d['last_run']['id'], d['outputs'])"
 	done
 	(cd "$state/deployments" && find . -type f | sort | xargs md5sum)
@@ -261,6 +291,25 @@ check "the merged pull request's private ref is gone" d_wait_cond 10 no_ref 1
 check "every forge request kept to the API's contract" test -z "$(violations)"
 v=$(violations)
 [ -n "$v" ] && diag "$v"
+
+# A plan works on a copy of the deployment's state: it reads what the
+# applies left, and what it writes stays in its copy.
+keeper_before=$(cd "$state/deployments/infra/keeper" && find . | sort | xargs ls -ld --time-style=+ | md5sum; cat applied nested/file)
+git -C "$work" checkout -q -b keeper main
+echo "# a new version of the blueprint" >>"$work/blueprints/stateful/run"
+git -C "$work" commit -q -am "stateful: a new version"
+sha6=$(git -C "$work" rev-parse HEAD)
+git -C "$work" push -q origin "HEAD:refs/pull/5/head"
+hook opened 5 "$sha6" keeper main >/dev/null
+keeper_final() { statuses "$sha6" cloudsphere/keeper | grep -q success; }
+check "keeper's plan succeeds" d_wait_cond 20 keeper_final
+keeper_comment() { last_comment | grep -qF "state holds: applied-state and nested-state"; }
+check "the plan read a copy of keeper's real state" d_wait_cond 10 keeper_comment
+keeper_after=$(cd "$state/deployments/infra/keeper" && find . | sort | xargs ls -ld --time-style=+ | md5sum; cat applied nested/file)
+check "what the plan wrote did not reach the real state folder" \
+    test "$keeper_before" = "$keeper_after"
+check "no plan-was-here in the real state" \
+    test ! -e "$state/deployments/infra/keeper/plan-was-here"
 
 # A plan cut short by a crash: after the restart its status is final.
 git -C "$work" checkout -q -b crash main
