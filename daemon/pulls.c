@@ -58,6 +58,7 @@ struct pulls_repo {
 	char			*forge;		/* forge.kind, else webhook.forge */
 	bool			 plan;
 	bool			 forks;
+	bool			 report;	/* a forge to report to */
 	struct watch		*watch;
 	struct engine_repo	*er;
 	TAILQ_HEAD(, pull)	 pulls;
@@ -164,6 +165,9 @@ repo_settings(struct pulls_repo *r, const struct config_repo *cr)
 	    cr->webhook_forge != NULL ? xstrdup(cr->webhook_forge) : NULL;
 	r->plan = cr->pr_plan;
 	r->forks = cr->pr_forks;
+	/* Without a forge API the plans are only in the runs and the log. */
+	r->report = cr->forge_kind != NULL &&
+	    strcmp(cr->forge_kind, "generic") != 0;
 }
 
 void
@@ -251,8 +255,12 @@ static void
 pull_status(struct pulls_repo *r, const char *sha, const char *deployment,
     enum outbox_state state, const char *description)
 {
-	char	*context = xasprintf("cloudsphere/%s", deployment);
-	char	*desc = short_text(description);
+	char	*context, *desc;
+
+	if (!r->report)
+		return;
+	context = xasprintf("cloudsphere/%s", deployment);
+	desc = short_text(description);
 
 	if (outbox_status(r->p->store, r->store_id, sha, context, state, desc,
 	    NULL) != 0)
@@ -285,7 +293,7 @@ pull_comment(struct pulls_repo *r, struct pull *pl)
 	char				*body;
 	size_t				 i;
 
-	if (pl->nitems == 0 && !pl->commented)
+	if (!r->report || (pl->nitems == 0 && !pl->commented))
 		return;		/* nothing to say, nothing said before */
 	v = xcalloc(pl->nitems + 1, sizeof *v);
 	runs = xcalloc(pl->nitems + 1, sizeof *runs);
@@ -409,8 +417,7 @@ pulls_loaded(struct watch *w, int64_t number, struct model *m,
 
 		if (it->run != 0)
 			nruns++;
-		else if (it->change != ENGINE_PULL_REMOVED &&
-		    it->cause != NULL)
+		else if (it->error)
 			pull_status(r, head, it->deployment, OUTBOX_FAILURE,
 			    it->change == ENGINE_PULL_INVALID ?
 			    "invalid: see the pull request's comment" :

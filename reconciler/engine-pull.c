@@ -261,6 +261,7 @@ pull_item_add(struct engine_pull_item **v, size_t *n, const char *name,
 	it->deployment = xstrdup(name);
 	it->change = change;
 	it->cause = cause;
+	it->error = cause != NULL && change != ENGINE_PULL_REMOVED;
 	it->run = run;
 }
 
@@ -371,6 +372,7 @@ engine_pull_plan(struct engine_repo *r, int64_t pull, struct model *m,
 			pull_item_add(items, n, d->name, change,
 			    xstrdup("suspended in the repository: not planned"),
 			    0);
+			(*items)[*n - 1].error = false;
 			continue;
 		}
 		id = pull_queue(r, em, pull, d, fp, cb, arg);

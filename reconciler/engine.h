@@ -147,6 +147,7 @@ struct engine_pull_item {
 	 * a preview run was queued.
 	 */
 	char			*cause;
+	bool			 error;	/* not planned because of an error */
 	int64_t			 run;	/* the preview run, 0: none */
 };
 
