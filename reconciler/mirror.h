@@ -40,6 +40,15 @@ int	 mirror_open(struct mirror **out, const char *dir, const char *url,
  */
 int	 mirror_fetch(struct mirror *, int deadline, git_oid *tip,
 	    char **cause);
+/* The last fetched tip without fetching; -ENOENT before any fetch. */
+int	 mirror_tip(struct mirror *, git_oid *tip);
+git_repository *mirror_repository(struct mirror *);
+const char *mirror_path(const struct mirror *);
+void	 mirror_free(struct mirror *);
+
+/* A URL that names a folder on this machine: its path, else NULL. */
+char	*mirror_local_path(const char *url);
+
 /*
  * Fetch one ref src (a pull request's head) into dst, a ref of the
  * mirror's own (refs/cloudsphere/...); *out receives its commit.  url
@@ -50,13 +59,5 @@ int	 mirror_fetch_ref(struct mirror *, const char *url, const char *src,
 	    const char *dst, int deadline, git_oid *out, char **cause);
 /* Delete one of the mirror's refs; 0 if it is gone or never was. */
 int	 mirror_drop_ref(struct mirror *, const char *ref);
-/* The last fetched tip without fetching; -ENOENT before any fetch. */
-int	 mirror_tip(struct mirror *, git_oid *tip);
-git_repository *mirror_repository(struct mirror *);
-const char *mirror_path(const struct mirror *);
-void	 mirror_free(struct mirror *);
-
-/* A URL that names a folder on this machine: its path, else NULL. */
-char	*mirror_local_path(const char *url);
 
 #endif
