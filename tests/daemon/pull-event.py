@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""Send a GitHub pull_request webhook to cloudsphered, as GitHub would.
+"""Send a pull-request webhook to cloudsphered, as the forge would.
 
-The body is a real delivery from the corpus (octokit's recorded
-pull_request payloads) with the fields this test controls filled in: the
+The body is a real delivery from the corpus (octokit's recorded GitHub
+pull_request payloads, go-scm's GitLab merge request and Bitbucket Server
+pull request ones) with the fields this test controls filled in: the
 action, the number, the head commit and branch, the base branch, whether
-the head is in a fork, whether a close merged it.  It is signed the way
-GitHub signs (X-Hub-Signature-256: sha256=HMAC-SHA256(secret, body)) and
-POSTed to the daemon's real endpoint.  Prints the HTTP status.
+the head is in a fork, whether a close merged it.  It is signed or carries
+the token the way the forge does (GitHub: X-Hub-Signature-256, Bitbucket
+Server: X-Hub-Signature, both sha256=HMAC-SHA256(secret, body); GitLab:
+X-Gitlab-Token) and is POSTed to the daemon's real endpoint.  Prints the
+HTTP status.
 
-Usage: pull-event.py URL SECRET_FILE CORPUS ACTION NUMBER SHA HEAD_REF
-                     BASE_REF [fork] [merged]
-ACTION is opened, synchronize, reopened or closed.
+Usage: pull-event.py [--forge F] URL SECRET_FILE CORPUS ACTION NUMBER SHA
+                     HEAD_REF BASE_REF [fork] [merged]
+F is github (the default), gitlab or bitbucket-server; ACTION is opened,
+synchronize, reopened or closed.
 """
 import hashlib
 import hmac
@@ -21,10 +25,86 @@ import urllib.request
 import uuid
 
 
+def gitlab(corpus, action, number, sha, head_ref, base_ref, flags):
+    name = {"opened": "pull_request_create", "reopened":
+            "pull_request_reopen", "synchronize": "pull_request_create",
+            "closed": "pull_request_merge" if "merged" in flags else
+            "pull_request_close"}[action]
+    with open("%s/go-scm/gitlab/webhooks/%s.json" % (corpus, name)) as f:
+        d = json.load(f)
+    oa = d["object_attributes"]
+    oa["iid"] = int(number)
+    oa["action"] = {"opened": "open", "reopened": "reopen", "synchronize":
+                    "update", "closed": "merge" if "merged" in flags else
+                    "close"}[action]
+    if action == "synchronize":
+        oa["oldrev"] = "0" * 40
+    oa["last_commit"]["id"] = sha
+    oa["source_branch"] = head_ref
+    oa["target_branch"] = base_ref
+    if "fork" in flags:
+        oa["source_project_id"] = oa["target_project_id"] + 1000
+    else:
+        oa["source_project_id"] = oa["target_project_id"]
+    return d, {"X-Gitlab-Event": "Merge Request Hook",
+               "X-Gitlab-Event-UUID": str(uuid.uuid4())}
+
+
+def stash(corpus, action, number, sha, head_ref, base_ref, flags):
+    key, name = {"opened": ("pr:opened", "pr_open"),
+                 "reopened": ("pr:opened", "pr_open"),
+                 "synchronize": ("pr:from_ref_updated",
+                                 "pr_from_ref_updated"),
+                 "closed": ("pr:merged", "pr_merged") if "merged" in flags
+                 else ("pr:declined", "pr_declined")}[action]
+    with open("%s/go-scm/stash/webhooks/%s.json" % (corpus, name)) as f:
+        d = json.load(f)
+    pr = d["pullRequest"]
+    pr["id"] = int(number)
+    pr["fromRef"]["latestCommit"] = sha
+    pr["fromRef"]["displayId"] = head_ref
+    pr["fromRef"]["id"] = "refs/heads/" + head_ref
+    pr["toRef"]["displayId"] = base_ref
+    pr["toRef"]["id"] = "refs/heads/" + base_ref
+    repo = json.loads(json.dumps(pr["toRef"]["repository"]))
+    if "fork" in flags:
+        repo["id"] = repo["id"] + 1000
+    pr["fromRef"]["repository"] = repo
+    return d, {"X-Event-Key": key, "X-Request-Id": str(uuid.uuid4())}
+
+
+def send(url, headers, body):
+    req = urllib.request.Request(url, data=body, method="POST",
+                                 headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            print(r.status)
+    except urllib.error.HTTPError as e:
+        print(e.code)
+
+
 def main():
+    forge = "github"
+    args = sys.argv[1:]
+    if args[0] == "--forge":
+        forge, args = args[1], args[2:]
     url, secret_file, corpus, action, number, sha, head_ref, base_ref = \
-        sys.argv[1:9]
-    flags = sys.argv[9:]
+        args[0:8]
+    flags = args[8:]
+    with open(secret_file, "rb") as f:
+        secret = f.read().split(b"\n")[0]
+    if forge in ("gitlab", "bitbucket-server"):
+        d, headers = (gitlab if forge == "gitlab" else stash)(
+            corpus, action, number, sha, head_ref, base_ref, flags)
+        body = json.dumps(d).encode()
+        headers["Content-Type"] = "application/json"
+        if forge == "gitlab":
+            headers["X-Gitlab-Token"] = secret.decode()
+        else:
+            headers["X-Hub-Signature"] = "sha256=" + hmac.new(
+                secret, body, hashlib.sha256).hexdigest()
+        send(url, headers, body)
+        return
     name = {"opened": "pull_request_opened", "reopened":
             "pull_request_reopened", "synchronize":
             "pull_request_synchronize", "closed":
@@ -53,21 +133,14 @@ def main():
     if action == "synchronize":
         d["after"] = sha
     body = json.dumps(d).encode()
-    with open(secret_file, "rb") as f:
-        secret = f.read().split(b"\n")[0]
     sig = hmac.new(secret, body, hashlib.sha256).hexdigest()
-    req = urllib.request.Request(url, data=body, method="POST", headers={
+    send(url, {
         "Content-Type": "application/json",
         "User-Agent": "GitHub-Hookshot/cloudsphere-test",
         "X-GitHub-Event": "pull_request",
         "X-GitHub-Delivery": str(uuid.uuid4()),
         "X-Hub-Signature-256": "sha256=" + sig,
-    })
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            print(r.status)
-    except urllib.error.HTTPError as e:
-        print(e.code)
+    }, body)
 
 
 if __name__ == "__main__":
