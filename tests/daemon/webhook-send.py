@@ -5,7 +5,8 @@ Usage:
   webhook-send.py one TARGET FORGE REPO SECRET EVENT FILE [DELIVERY [SIG]]
       one delivery signed over FILE's exact bytes ("-": stdin); SIG is
       "good" (default), "bad", "none" or "sha1" (GitHub's legacy header
-      alone); prints the status code and the answer's body
+      alone); prints the status code and the answer's body, and with
+      WEBHOOK_TIMING set the seconds the exchange took on stderr
   webhook-send.py vectors TARGET CORPUS REPO_PREFIX
       every signature vector to REPO_PREFIX<index>; prints "ID CODE" lines
   webhook-send.py corpus TARGET CORPUS TABLE SECRET REPO_PREFIX LOG
@@ -49,11 +50,18 @@ def connection(target, timeout=30):
     return http.client.HTTPConnection("127.0.0.1", int(where), timeout=timeout)
 
 
+elapsed = 0.0
+
+
 def post(target, path, headers, body):
+    """The status and body of the answer; elapsed: seconds it took."""
+    global elapsed
     c = connection(target)
+    t0 = time.monotonic()
     c.request("POST", path, body=body, headers=headers)
     r = c.getresponse()
     data = r.read()
+    elapsed = time.monotonic() - t0
     c.close()
     return r.status, data.decode("utf-8", "replace")
 
@@ -105,6 +113,8 @@ def cmd_one(target, forge, repo, secret, event, path, delivery=None, sig="good")
     status, text = post(target, "/hooks/%s/%s" % (forge, repo),
                         signed(forge, secret, event, body, delivery, sig), body)
     print(status, text.strip())
+    if os.environ.get("WEBHOOK_TIMING"):
+        print("%.3f" % elapsed, file=sys.stderr)
 
 
 def cmd_vectors(target, corpus, prefix):

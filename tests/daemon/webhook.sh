@@ -13,6 +13,10 @@ set -u
 . "${top_srcdir:-.}/tests/daemon/lib.sh"
 
 corpus=${CORPUS_DIR:-$srcdir/../shared/corpus}
+if [ ! -f "$corpus/signature-vectors/vectors.json" ]; then
+	echo "1..0 # SKIP no corpus at $corpus"
+	exit 0
+fi
 send="python3 $srcdir/tests/daemon/webhook-send.py"
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -169,11 +173,12 @@ check "a push to another branch: 202" \
     test "$(hook "$tcp" github infra "$hook_secret" push "$tmp/push-other.json" push-0)" = 202
 printf '{"ref": "refs/heads/main", "before": "%s", "after": "%s", "deleted": false, "created": false}' \
     "$(git -C "$work" rev-parse HEAD~1)" "$sha" >"$tmp/push.json"
-t0=$(date +%s.%N)
-code=$($send one "$tcp" github infra "$hook_secret" push "$tmp/push.json" push-1)
-t1=$(date +%s.%N)
+code=$(WEBHOOK_TIMING=1 $send one "$tcp" github infra "$hook_secret" push "$tmp/push.json" push-1 2>"$tmp/took")
+took=$(cat "$tmp/took")
 check "a push to main: 202 ($code)" sh -c "echo '$code' | grep -q '^202 '"
-check "answered within 0.5 s" awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 0.5) }'
+# Milliseconds, normally; a second leaves room for a loaded, sanitised build.
+check "answered at once, before the fetch ($took s)" \
+    awk -v t="$took" 'BEGIN { exit !(t + 0 > 0 && t + 0 < 1) }'
 applied() { test "$(cat "$state/deployments/infra/web/applied" 2>/dev/null)" = two; }
 check "the new commit is applied" d_wait_cond 20 applied
 trigger_ok() {

@@ -558,6 +558,93 @@ test_garbage(void **state)
 	webhook_event_free(ev);
 }
 
+static struct webhook_event *
+parse_ok(enum webhook_forge f, const char *k1, const char *v1, const char *body)
+{
+	struct webhook_event	*ev = NULL;
+	struct headers		 h = { .n = 0 };
+	char			*cause = NULL;
+
+	h_set(&h, k1, v1);
+	if (webhook_parse(&ev, f, h_get, &h, S(body), &cause) != 0)
+		fail_msg("%s", cause);
+	return (ev);
+}
+
+/*
+ * Shapes the corpus lacks: a merged GitHub pull request from a fork,
+ * Bitbucket pushes of several refs, Forgejo's own header.
+ */
+static void
+test_shapes(void **state)
+{
+	struct webhook_event	*ev;
+	const char		*a = "1111111111111111111111111111111111111111";
+	const char		*b = "2222222222222222222222222222222222222222";
+	char			*body;
+
+	(void)state;
+	body = xasprintf("{\"action\": \"closed\", \"number\": 7, \"pull_request\": "
+	    "{\"number\": 7, \"merged\": true, \"html_url\": \"https://h/p/7\", "
+	    "\"head\": {\"sha\": \"%s\", \"ref\": \"topic\", \"repo\": {\"id\": 2, "
+	    "\"clone_url\": \"https://h/fork.git\"}}, \"base\": {\"ref\": \"main\", "
+	    "\"repo\": {\"id\": 1}}}}", a);
+	ev = parse_ok(WEBHOOK_GITHUB, "X-GitHub-Event", "pull_request", body);
+	assert_int_equal(ev->kind, WEBHOOK_PULL);
+	assert_int_equal(ev->pull_action, WEBHOOK_PULL_MERGED);
+	assert_int_equal(ev->pull, 7);
+	assert_true(ev->fork);
+	assert_string_equal(ev->head_clone_url, "https://h/fork.git");
+	assert_string_equal(ev->url, "https://h/p/7");
+	assert_string_equal(ev->head_ref, "topic");
+	assert_string_equal(ev->base_ref, "main");
+	webhook_event_free(ev);
+	free(body);
+
+	/* Bitbucket Cloud: a tag and two branches, one deleted. */
+	body = xasprintf("{\"push\": {\"changes\": ["
+	    "{\"new\": {\"type\": \"tag\", \"name\": \"v1\", \"target\": {\"hash\": \"%s\"}}, \"old\": null},"
+	    "{\"new\": null, \"old\": {\"type\": \"branch\", \"name\": \"old\", \"target\": {\"hash\": \"%s\"}}},"
+	    "{\"new\": {\"type\": \"branch\", \"name\": \"main\", \"target\": {\"hash\": \"%s\"}}, "
+	    "\"old\": {\"type\": \"branch\", \"name\": \"main\", \"target\": {\"hash\": \"%s\"}}}]}}",
+	    a, a, b, a);
+	ev = parse_ok(WEBHOOK_BITBUCKET, "X-Event-Key", "repo:push", body);
+	assert_string_equal(ev->forge, "bitbucket");
+	assert_int_equal(ev->nchanges, 3);
+	assert_int_equal(ev->kind, WEBHOOK_TAG);
+	assert_string_equal(ev->ref, "refs/tags/v1");
+	assert_int_equal(ev->changes[1].kind, WEBHOOK_PUSH_DELETE);
+	assert_string_equal(ev->changes[1].ref, "refs/heads/old");
+	assert_string_equal(ev->changes[1].before, a);
+	assert_null(ev->changes[1].after);
+	assert_int_equal(ev->changes[2].kind, WEBHOOK_PUSH);
+	assert_string_equal(ev->changes[2].ref, "refs/heads/main");
+	assert_string_equal(ev->changes[2].before, a);
+	assert_string_equal(ev->changes[2].after, b);
+	webhook_event_free(ev);
+	free(body);
+
+	/* Forgejo's headers alone; its delete event for a branch. */
+	ev = parse_ok(WEBHOOK_GITEA, "X-Forgejo-Event", "delete",
+	    "{\"ref\": \"topic\", \"ref_type\": \"branch\"}");
+	assert_string_equal(ev->forge, "forgejo");
+	assert_int_equal(ev->kind, WEBHOOK_PUSH_DELETE);
+	assert_string_equal(ev->ref, "refs/heads/topic");
+	webhook_event_free(ev);
+
+	/* GitLab: a merge request update without new commits is "other". */
+	body = xasprintf("{\"object_kind\": \"merge_request\", \"object_attributes\": "
+	    "{\"iid\": 3, \"action\": \"update\", \"source_branch\": \"t\", "
+	    "\"target_branch\": \"main\", \"source_project_id\": 5, "
+	    "\"target_project_id\": 5, \"last_commit\": {\"id\": \"%s\"}}}", a);
+	ev = parse_ok(WEBHOOK_GITLAB, "X-Gitlab-Event", "Merge Request Hook",
+	    body);
+	assert_int_equal(ev->pull_action, WEBHOOK_PULL_OTHER);
+	assert_false(ev->fork);
+	webhook_event_free(ev);
+	free(body);
+}
+
 int
 main(void)
 {
@@ -568,6 +655,7 @@ main(void)
 		cmocka_unit_test(test_corpus),
 		cmocka_unit_test(test_generic),
 		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_shapes),
 	};
 	char	*probe;
 	FILE	*f;
