@@ -705,7 +705,7 @@ reporter_on_run(const struct engine_run_event *ev, void *arg)
 	int			 error;
 
 	if (rp == NULL || ev->commit == NULL || ev->deployment == NULL ||
-	    reporter_forge(rp, ev->repository_id) == NULL)
+	    ev->state == NULL || reporter_forge(rp, ev->repository_id) == NULL)
 		return;
 	/* Pull-request previews: the pull-request code reports those. */
 	if (ev->trigger != NULL && strcmp(ev->trigger, "pull-request") == 0)

@@ -19,6 +19,7 @@ Usage:
                   [--fail N] [--fail-status CODE] [--retry-after VALUE]
                   [--slow SECONDS] [--slow-count N] [--drop N]
                   [--rate-limit N] [--rate-reset SECONDS] [--reject-422 N]
+                  [--match TEXT]
 
 KIND is github, gitlab, gitea, forgejo, bitbucket or bitbucket-server.
 Without --forge, the first path segment names it: an api_url of
@@ -30,7 +31,9 @@ forge's own: /repos/... (GitHub, api.github.com), /api/v4/... (GitLab),
 Control (not a forge path): POST /_double/control with a JSON object of
 the same knobs as the flags ({"fail": 3, "fail_status": 503,
 "retry_after": "2", "slow": 5, "slow_count": 1, "drop": 1,
-"rate_limit": 1, "rate_reset": 2, "reject_422": 1}); GET /_double/requests
+"rate_limit": 1, "rate_reset": 2, "reject_422": 1, "gone": 1 (404 to
+comment edits, as if deleted), "match": SHA}: faults apply only to paths
+containing match); GET /_double/requests
 returns the record as a JSON array.
 
 Each record line: {"n", "time", "forge", "method", "path", "query",
@@ -104,7 +107,8 @@ class Double:
             "retry_after": args.retry_after, "slow": args.slow,
             "slow_count": args.slow_count, "drop": args.drop,
             "rate_limit": args.rate_limit, "rate_reset": args.rate_reset,
-            "reject_422": args.reject_422,
+            "reject_422": args.reject_422, "match": args.match,
+            "gone": args.gone,
         }
         c = args.corpus
         octokit = json.loads(load(c, "github/rest-api/octokit-fixtures/"
@@ -140,9 +144,12 @@ class Double:
         self.ids["forgejo"] = self.ids["gitea"]
         self.stash_version = {}
 
-    def take(self, knob):
+    def take(self, knob, path=""):
         """Consume one unit of a counted fault; True if it applies."""
         with self.lock:
+            match = self.knobs.get("match")
+            if match and match not in path:
+                return False
             if self.knobs.get(knob, 0) > 0:
                 self.knobs[knob] -= 1
                 return True
@@ -309,17 +316,17 @@ class Handler(BaseHTTPRequestHandler):
             self.violation("no forge for this path")
             return self.answer(404, b'{"message":"Not Found"}')
         # Faults first: they stand for the forge being unwell.
-        if d.take("drop"):
+        if d.take("drop", path):
             return self.drop()
-        if d.knobs.get("slow_count", 0) > 0 and d.take("slow_count"):
+        if d.take("slow_count", path):
             time.sleep(float(d.knobs.get("slow") or 0))
-        if d.take("fail"):
+        if d.take("fail", path):
             h = {}
             if d.knobs.get("retry_after"):
                 h["Retry-After"] = str(d.knobs["retry_after"])
             return self.answer(int(d.knobs.get("fail_status") or 500),
                                b'{"message":"Server Error"}', h)
-        if d.take("rate_limit"):
+        if d.take("rate_limit", path):
             reset = int(time.time() + float(d.knobs.get("rate_reset") or 1))
             if forge == "gitlab":
                 h = {"RateLimit-Remaining": "0", "RateLimit-Reset": str(reset)}
@@ -329,6 +336,11 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(403, b'{"message":"API rate limit exceeded",'
                                b'"documentation_url":"https://docs.github.com/'
                                b'rest/overview/resources-in-the-rest-api#rate-limiting"}', h)
+
+        if self.command in ("PATCH", "PUT") and d.take("gone", path):
+            # Someone deleted the comment on the forge.
+            self.entry["kind"] = "comment-edit"
+            return self.answer(404, b'{"message":"Not Found"}')
 
         ok = self.check_common(forge, headers, parsed, body)
         route = getattr(self, "route_" + forge.replace("-", "_"))
@@ -355,7 +367,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.violation("state: %r" % b.get("state"))
             desc = b.get("description") or ""
             if len(desc) > LIMITS["github"]["description"] or \
-                    d.take("reject_422"):
+                    d.take("reject_422", path):
                 return self.answer(422, GITHUB_422_DESCRIPTION)
             return self.reply(201, d.github_status, d.github_status_headers)
         m = re.match(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)/comments$", path)
@@ -376,7 +388,7 @@ class Handler(BaseHTTPRequestHandler):
     def comment_github(self, d, b, status):
         self.check_fields(b, ["body"], [])
         if len(b.get("body") or "") > LIMITS["github"]["comment"] or \
-                d.take("reject_422"):
+                d.take("reject_422", self.entry["path"]):
             return self.answer(422, GITHUB_422_BODY)
         return self.reply(status, d.bodies["github-comment"])
 
@@ -558,6 +570,9 @@ def main():
     p.add_argument("--rate-limit", type=int, default=0)
     p.add_argument("--rate-reset", type=float, default=1)
     p.add_argument("--reject-422", type=int, default=0)
+    p.add_argument("--match", help="faults only for paths containing this")
+    p.add_argument("--gone", type=int, default=0,
+                   help="answer 404 to the next N comment edits")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()

@@ -9,6 +9,7 @@
  * with commands "comment PULL BODY", "comment-file PULL FILE",
  * "status SHA CONTEXT STATE DESCRIPTION" and "send" (deliver what is due,
  * at most 30 seconds); exit 1 if something stays due.
+ * $FORGE_SEND_TIMEOUT_MS sets the reporter's per-request timeout.
  */
 #include "config.h"
 
@@ -101,6 +102,9 @@ main(int argc, char **argv)
 	s.base = event_base_new();
 	memset(&rc, 0, sizeof rc);
 	rc.retry_min_ms = 200;
+	if (getenv("FORGE_SEND_TIMEOUT_MS") != NULL)
+		rc.timeout_ms = strtol(getenv("FORGE_SEND_TIMEOUT_MS"), NULL,
+		    10);
 	if (reporter_new(&rp, s.base, s.store, &rc, &cause) != 0)
 		fatalx("%s", cause);
 	if (reporter_add(rp, s.repo, "infra", argv[2], argv[3], argv[4],
