@@ -487,12 +487,16 @@ is_sha(const char *s)
 	return (true);
 }
 
-/* Cancel a pull request's plans; the statuses of its head say why. */
+/*
+ * Cancel a pull request's plans; the statuses of its head say why, its
+ * comment is not written for them.
+ */
 static void
 pull_cancel(struct pulls_repo *r, struct pull *pl, const char *why)
 {
 	size_t	n;
 
+	pl->loaded = false;
 	engine_pull_cancel(r->er, pl->number, why, &n);
 	if (n > 0)
 		log_info("%s: pull request #%lld: %zu plans cancelled (%s)",

@@ -274,6 +274,8 @@ check "closing cancels the running plan" plan3_cancelled
 check "its status ends as an error" d_wait_cond 10 last_is_error
 check "its scratch folder is gone" d_wait_cond 10 no_runs
 check "its private ref is gone" d_wait_cond 10 no_ref 3
+check "closing writes no comment for the cancelled plan" \
+    sh -c "! printf '%s\n' \"\$0\" | grep -q '/issues/3/comments'" "$(comment_paths)"
 check "other is still ready at its own value" \
     test "$(cat "$state/deployments/infra/other/applied")" = other
 
