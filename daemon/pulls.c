@@ -202,17 +202,6 @@ pulls_set_config(struct pulls *p, const struct config *c)
 	}
 }
 
-size_t
-pulls_count(struct pulls *p)
-{
-	struct pulls_repo	*r;
-	size_t			 n = 0;
-
-	TAILQ_FOREACH(r, &p->repos, entry)
-		n += r->npulls;
-	return (n);
-}
-
 static struct pull *
 pull_find(struct pulls_repo *r, int64_t number)
 {

@@ -67,7 +67,5 @@ void		 pulls_request(struct pulls *, const char *repository,
 struct webhook_event;
 void		 pulls_hook(const char *repository,
 		    const struct webhook_event *, void *arg);
-/* How many pull requests are being planned or have plans. */
-size_t		 pulls_count(struct pulls *);
 
 #endif
