@@ -313,6 +313,39 @@ check "what the plan wrote did not reach the real state folder" \
 check "no plan-was-here in the real state" \
     test ! -e "$state/deployments/infra/keeper/plan-was-here"
 
+# Added, removed and invalid deployments: the new one is planned (on a
+# row no deployment list shows), the removed one would be destroyed, the
+# invalid one says where; none of it reaches the real deployments.
+git -C "$work" checkout -q -b mixed main
+d_deployment cache "inputs: { value: new }"
+git -C "$work" rm -q deployments/keeper.yaml
+printf 'blueprint: probe\nenvironment: test\ninptus: { value: x }\n' >"$work/deployments/other.yaml"
+git -C "$work" add -A
+git -C "$work" commit -q -m "cache added, keeper removed, other broken"
+sha7=$(git -C "$work" rev-parse HEAD)
+git -C "$work" push -q origin "HEAD:refs/pull/6/head"
+hook opened 6 "$sha7" mixed main >/dev/null
+cache_final() { final_of "$sha7" cloudsphere/cache; }
+check "the added deployment is planned" d_wait_cond 20 cache_final
+check "the added deployment: one pending then one success" \
+    test "$(statuses "$sha7" cloudsphere/cache | tr '\n' ' ')" = "pending success "
+check "the invalid deployment: one failure" \
+    test "$(statuses "$sha7" cloudsphere/other | tr '\n' ' ')" = "failure "
+check "the removed deployment: no status" \
+    test -z "$(statuses "$sha7" cloudsphere/keeper)"
+mixed_comment() { last_comment | grep -qF '| `cache` | added |'; }
+d_wait_cond 10 mixed_comment
+body=$(last_comment)
+check "the comment lists the added deployment" has '| `cache` | added | no changes |'
+check "the comment says the removed one would be destroyed" \
+    has '| `keeper` | removed | would be destroyed when merged |'
+check "the comment gives the invalid one's FILE:LINE error" \
+    has "deployments/other.yaml:3: unknown key 'inptus'"
+check "the added deployment is in no deployment list" \
+    sh -c "! '$ctl_bin' -s '$tmp/ctl.sock' deployments | grep -q '^cache '"
+check "keeper is not destroyed" d_is_phase keeper ready
+check "other is not invalid" d_is_phase other ready
+
 # A plan cut short by a crash: after the restart its status is final.
 git -C "$work" checkout -q -b crash main
 d_deployment other "inputs: { value: crash, sleep: 30 }"
