@@ -48,9 +48,13 @@ engine_pull_change_name(enum engine_pull_change c)
 	return ("?");
 }
 
-/* Copy one folder level; symlinks are copied as links, never followed. */
+/*
+ * Copy one folder level; symlinks are copied as links, never followed.
+ * tfdata: this is Terraform's data folder (TF_DATA_DIR, .terraform).
+ */
 static int
-copy_tree(int sfd, int dfd, int depth, size_t *entries, char **cause)
+copy_tree(int sfd, int dfd, int depth, bool tfdata, size_t *entries,
+    char **cause)
 {
 	DIR		*dir;
 	struct dirent	*de;
@@ -70,7 +74,15 @@ copy_tree(int sfd, int dfd, int depth, size_t *entries, char **cause)
 		    strcmp(de->d_name, "..") == 0)
 			continue;
 		/* Terraform's lock of the real state is not ours. */
-		if (strcmp(de->d_name, ".terraform.tfstate.lock.info") == 0)
+		if (depth == 0 &&
+		    strcmp(de->d_name, ".terraform.tfstate.lock.info") == 0)
+			continue;
+		/*
+		 * Nor is the backend it records (the real state's path):
+		 * init configures the copy's afresh, keeping the providers
+		 * and modules.
+		 */
+		if (tfdata && strcmp(de->d_name, "terraform.tfstate") == 0)
 			continue;
 		if (++*entries > PULL_STATE_MAX_ENTRIES) {
 			*cause = xstrdup("state folder has too many entries to copy");
@@ -93,8 +105,10 @@ copy_tree(int sfd, int dfd, int depth, size_t *entries, char **cause)
 			if (sub == -1 || dsub == -1)
 				error = -errno;
 			else
-				error = copy_tree(sub, dsub, depth + 1, entries,
-				    cause);
+				error = copy_tree(sub, dsub, depth + 1,
+				    depth == 0 &&
+				    strcmp(de->d_name, ".terraform") == 0,
+				    entries, cause);
 			if (sub != -1)
 				close(sub);
 			if (dsub != -1)
@@ -166,7 +180,7 @@ erun_pull_state(const char *from, const char *to, char **cause)
 		*cause = xasprintf("cannot open %s: %s", to, strerror(-error));
 		return (error);
 	}
-	error = copy_tree(sfd, dfd, 0, &entries, cause);
+	error = copy_tree(sfd, dfd, 0, false, &entries, cause);
 	close(sfd);
 	close(dfd);
 	if (error != 0 && *cause == NULL)

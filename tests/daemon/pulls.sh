@@ -346,6 +346,71 @@ check "the added deployment is in no deployment list" \
 check "keeper is not destroyed" d_is_phase keeper ready
 check "other is not invalid" d_is_phase other ready
 
+# Terraform: the preview plans against a copy of the real state, without
+# its lock; the real state file stays as the apply left it.
+if command -v terraform >/dev/null 2>&1; then
+	git -C "$work" checkout -q main
+	mkdir -p "$work/blueprints/tfdata"
+	cat >"$work/blueprints/tfdata/blueprint.yaml" <<'EOF'
+description: terraform_data only (no provider download)
+provider: terraform
+inputs:
+  value: { type: string, default: a }
+outputs: [value]
+timeouts: { plan: 2m, apply: 2m, destroy: 2m }
+EOF
+	cat >"$work/blueprints/tfdata/main.tf" <<'EOF'
+variable "value" {
+  type = string
+}
+
+resource "terraform_data" "x" {
+  input = var.value
+}
+
+output "value" {
+  value = terraform_data.x.output
+}
+EOF
+	printf 'blueprint: tfdata\nenvironment: test\ninputs: { value: first }\n' >"$work/deployments/tf.yaml"
+	d_commit "tf: terraform_data"
+	d_wait_phase tf ready 120
+	check "terraform: the real deployment is applied" d_is_phase tf ready
+	tfstate=$state/deployments/infra/tf/terraform.tfstate
+	tf_before=$(md5sum "$tfstate")
+	git -C "$work" checkout -q -b tf main
+	printf 'blueprint: tfdata\nenvironment: test\ninputs: { value: second }\n' >"$work/deployments/tf.yaml"
+	git -C "$work" commit -q -am "tf: second"
+	sha8=$(git -C "$work" rev-parse HEAD)
+	git -C "$work" push -q origin "HEAD:refs/pull/7/head"
+	hook opened 7 "$sha8" tf main >/dev/null
+	tf_final() { final_of "$sha8" cloudsphere/tf; }
+	d_wait_cond 120 tf_final
+	if [ "$(statuses "$sha8" cloudsphere/tf | tr '\n' ' ')" = "pending success " ]; then
+		ok "terraform: the plan succeeds"
+	else
+		not_ok "terraform: the plan succeeds"
+		for id in $(d_ctl --json runs tf | python3 -c "import json,sys
+for r in json.load(sys.stdin): print(r['id'])"); do
+			diag "$(d_ctl log "$id" 2>&1 | tail -30)"
+		done
+	fi
+	tf_comment() { last_comment | grep -qF '| `tf` | changed |'; }
+	d_wait_cond 10 tf_comment
+	body=$(last_comment)
+	check "terraform: the comment has the plan's summary" has "to change"
+	check "terraform: and the plan's output" has "terraform_data.x"
+	check "terraform: the real state file is unchanged" \
+	    test "$(md5sum "$tfstate")" = "$tf_before"
+	check "terraform: no lock left in the real state folder" \
+	    test ! -e "$state/deployments/infra/tf/.terraform.tfstate.lock.info"
+	check "terraform: the real deployment keeps its value" \
+	    test "$(d_field tf "d['outputs']['value']")" = first
+	git -C "$work" checkout -q main
+else
+	skip "terraform is not installed: no Terraform preview"
+fi
+
 # A plan cut short by a crash: after the restart its status is final.
 git -C "$work" checkout -q -b crash main
 d_deployment other "inputs: { value: crash, sleep: 30 }"
