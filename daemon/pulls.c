@@ -428,7 +428,8 @@ static int
 pull_source(struct pulls_repo *r, const struct pulls_request *q,
     char **src, const char **url)
 {
-	const char	*forge = r->forge != NULL ? r->forge : q->forge;
+	/* The event tells Bitbucket Cloud from Server; the settings may not. */
+	const char	*forge = q->forge != NULL ? q->forge : r->forge;
 	char		*ref;
 
 	*src = NULL;

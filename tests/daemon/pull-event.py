@@ -7,13 +7,14 @@ pull request ones) with the fields this test controls filled in: the
 action, the number, the head commit and branch, the base branch, whether
 the head is in a fork, whether a close merged it.  It is signed or carries
 the token the way the forge does (GitHub: X-Hub-Signature-256, Bitbucket
-Server: X-Hub-Signature, both sha256=HMAC-SHA256(secret, body); GitLab:
+Cloud and Server: X-Hub-Signature, sha256=HMAC-SHA256(secret, body); GitLab:
 X-Gitlab-Token) and is POSTed to the daemon's real endpoint.  Prints the
 HTTP status.
 
 Usage: pull-event.py [--forge F] URL SECRET_FILE CORPUS ACTION NUMBER SHA
                      HEAD_REF BASE_REF [fork] [merged]
-F is github (the default), gitlab or bitbucket-server; ACTION is opened,
+F is github (the default), gitlab, bitbucket-server or bitbucket (Cloud:
+the head abbreviated as it sends it); ACTION is opened,
 synchronize, reopened or closed.
 """
 import hashlib
@@ -73,6 +74,29 @@ def stash(corpus, action, number, sha, head_ref, base_ref, flags):
     return d, {"X-Event-Key": key, "X-Request-Id": str(uuid.uuid4())}
 
 
+def bitbucket(corpus, action, number, sha, head_ref, base_ref, flags):
+    key, name = {"opened": ("pullrequest:created", "pr_created"),
+                 "reopened": ("pullrequest:created", "pr_created"),
+                 "synchronize": ("pullrequest:updated", "pr_updated"),
+                 "closed": ("pullrequest:fulfilled", "pr_fulfilled")
+                 if "merged" in flags else
+                 ("pullrequest:rejected", "pr_declined")}[action]
+    with open("%s/go-scm/bitbucket/webhooks/%s.json" % (corpus, name)) as f:
+        d = json.load(f)
+    pr = d["pullrequest"]
+    pr["id"] = int(number)
+    # Bitbucket Cloud announces abbreviated commit ids (12 digits).
+    pr["source"]["commit"]["hash"] = sha[:12]
+    pr["source"]["branch"]["name"] = head_ref
+    pr["destination"]["branch"]["name"] = base_ref
+    repo = json.loads(json.dumps(pr["destination"]["repository"]))
+    if "fork" in flags:
+        repo["uuid"] = "{00000000-0000-0000-0000-000000000001}"
+    pr["source"]["repository"] = repo
+    return d, {"X-Event-Key": key, "X-Request-UUID": str(uuid.uuid4()),
+               "X-Hook-UUID": str(uuid.uuid4())}
+
+
 def send(url, headers, body):
     req = urllib.request.Request(url, data=body, method="POST",
                                  headers=headers)
@@ -93,8 +117,9 @@ def main():
     flags = args[8:]
     with open(secret_file, "rb") as f:
         secret = f.read().split(b"\n")[0]
-    if forge in ("gitlab", "bitbucket-server"):
-        d, headers = (gitlab if forge == "gitlab" else stash)(
+    if forge in ("gitlab", "bitbucket-server", "bitbucket"):
+        d, headers = {"gitlab": gitlab, "bitbucket-server": stash,
+                      "bitbucket": bitbucket}[forge](
             corpus, action, number, sha, head_ref, base_ref, flags)
         body = json.dumps(d).encode()
         headers["Content-Type"] = "application/json"

@@ -1,7 +1,8 @@
 #!/bin/sh
-# Pull requests on GitLab and Bitbucket Server (TAP): each forge keeps a
-# pull request's head under its own ref (refs/merge-requests/N/head,
-# refs/pull-requests/N/from), announces it with its own delivery (signed
+# Pull requests on GitLab, Bitbucket Server and Cloud (TAP): each forge
+# keeps a pull request's head under its own ref (refs/merge-requests/N/head,
+# refs/pull-requests/N/from; Cloud: the head branch, announced by an
+# abbreviated commit id), announces it with its own delivery (signed
 # or with a token, built from the corpus's real ones) and takes statuses
 # and comments through its own API.  The real daemon, a real bare
 # repository the test pushes those refs into, and tests/forge-double.py as
@@ -35,7 +36,9 @@ t = ""
 for l in open(sys.argv[1]):
     r = json.loads(l)
     if (r.get("kind") or "").startswith("comment") and isinstance(r["body"], dict):
-        t = r["body"].get("body") or r["body"].get("text") or t
+        b = r["body"]
+        t = b.get("body") or b.get("text") or \
+            (b.get("content") or {}).get("raw") or t
 print(t)
 EOF
 }
@@ -107,4 +110,6 @@ EOF
 
 plan_round gitlab ops/infra refs/merge-requests/7/head
 plan_round bitbucket-server OPS/infra refs/pull-requests/7/from
+# Bitbucket Cloud has no pull refs: the head branch, announced abbreviated.
+plan_round bitbucket team/infra refs/heads/feature
 tap_done
