@@ -326,6 +326,7 @@ engine_pull_plan(struct engine_repo *r, int64_t pull, struct model *m,
 	enum engine_pull_change	 change;
 	bool			 have_base;
 	size_t			 i;
+	int			 nplans = 0;
 	int64_t			 id;
 
 	*items = NULL;
@@ -389,6 +390,14 @@ engine_pull_plan(struct engine_repo *r, int64_t pull, struct model *m,
 			(*items)[*n - 1].error = false;
 			continue;
 		}
+		if (nplans >= ENGINE_PULL_MAX_PLANS) {
+			pull_item_add(items, n, d->name, change, xasprintf(
+			    "not planned: the pull request changes more than %d deployments",
+			    ENGINE_PULL_MAX_PLANS), 0);
+			(*items)[*n - 1].error = false;
+			continue;
+		}
+		nplans++;
 		id = pull_queue(r, em, pull, d, fp, cb, arg);
 		pull_item_add(items, n, d->name, change, id == 0 ?
 		    xstrdup("cannot record the run") : NULL, id);

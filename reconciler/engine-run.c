@@ -527,13 +527,18 @@ void
 erun_start_queued(struct engine *e)
 {
 	struct erun	*run, *next;
+	int		 previews;
 
-	TAILQ_FOREACH_SAFE(run, &e->runs, entry, next) {
-		if (e->stopping ||
-		    e->running >= (size_t)e->cfg.max_parallel_runs)
-			break;
-		if (run->state == ERUN_QUEUED)
-			erun_start(run);
+	/* The branch's runs first: pull requests' plans take what is left. */
+	for (previews = 0; previews < 2; previews++) {
+		TAILQ_FOREACH_SAFE(run, &e->runs, entry, next) {
+			if (e->stopping ||
+			    e->running >= (size_t)e->cfg.max_parallel_runs)
+				return;
+			if (run->state == ERUN_QUEUED &&
+			    (run->pull != 0) == (previews == 1))
+				erun_start(run);
+		}
 	}
 }
 

@@ -128,9 +128,13 @@ void		 engine_set_run_hook(struct engine *, engine_run_cb, void *);
  * request's head with a scratch copy of its state folder: it never
  * changes a phase, the applied state, the retry backoff, the deployment's
  * active or last run, and it does not hold the deployment's run slot; it
- * counts within max_parallel_runs.  Its trigger is "pull-request" and its
+ * counts within max_parallel_runs, after the branch's own runs, at most
+ * ENGINE_PULL_MAX_PLANS per head.  Its trigger is "pull-request" and its
  * events carry the pull request's number.
  */
+/* Plans queued for one head at most; other changes are only listed. */
+#define ENGINE_PULL_MAX_PLANS	50
+
 enum engine_pull_change {
 	ENGINE_PULL_CHANGED,	/* its fingerprint differs from the branch's */
 	ENGINE_PULL_ADDED,	/* not on the branch */
