@@ -147,7 +147,7 @@ api_run_approval(const struct store_run *r, json_t *o)
 static json_t *
 api_run_json(const struct store_run *r)
 {
-	return (api_run_approval(r, json_pack("{sI ss* ss* ss* ss* ss* ss* ss* so so ss* ss* so so so so}",
+	return (api_run_approval(r, json_pack("{sI ss* ss* ss* ss* ss* ss* ss* so so ss* ss* so so so so so}",
 	    "id", (json_int_t)r->id,
 	    "deployment", r->deployment,
 	    "repository", r->repository,
@@ -164,7 +164,8 @@ api_run_json(const struct store_run *r)
 	    "queued_at", jtime(r->queued_at),
 	    "started_at", jtime(r->started_at),
 	    "finished_at", jtime(r->finished_at),
-	    "outputs", jraw(r->outputs))));
+	    "outputs", jraw(r->outputs),
+	    "pull", r->pull > 0 ? json_integer(r->pull) : json_null())));
 }
 
 /* The deployment's plan waiting for approval, or null. */

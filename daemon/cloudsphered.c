@@ -33,6 +33,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "proc.h"
+#include "pulls.h"
 #include "reporter.h"
 #include "store.h"
 #include "watch.h"
@@ -58,6 +59,7 @@ struct daemon {
 	struct store		*store;
 	struct engine		*engine;
 	struct api		*api;
+	struct pulls		*pulls;
 	struct hooks		*hooks;
 	struct reporter		*reporter;
 	struct daemon_repo	*repos;
@@ -204,7 +206,8 @@ on_run(const struct engine_run_event *ev, void *arg)
 	struct daemon	*d = arg;
 	size_t		 i;
 
-	for (i = 0; i < d->nrepos; i++)
+	/* A pull request's plan changes nothing the ledger holds. */
+	for (i = 0; i < d->nrepos && ev->pull == 0; i++)
 		ledger_run(d->repos[i].ledger, ev);
 	reporter_on_run(ev, d->reporter);
 }
@@ -264,15 +267,24 @@ daemon_hook_sync(const char *name, void *arg)
 			watch_sync(d->repos[i].watch, "webhook");
 }
 
-/* Pull-request events: logged until they are planned. */
+/* Pull-request statuses and comments were written: deliver them. */
+static void
+kick_reporter(void *arg)
+{
+	reporter_kick(arg);
+}
+
+/* Pull-request events: logged, then planned or discarded (pulls.c). */
 static void
 daemon_hook_pull(const char *name, const struct webhook_event *ev, void *arg)
 {
-	(void)arg;
+	struct daemon	*d = arg;
+
 	log_info("%s: pull request %lld %s: head %.12s (%s) into %s%s",
 	    name, (long long)ev->pull,
 	    webhook_pull_action_name(ev->pull_action), ev->head_sha,
 	    ev->head_ref, ev->base_ref, ev->fork ? ", from a fork" : "");
+	pulls_hook(name, ev, d->pulls);
 }
 
 static json_t *
@@ -399,6 +411,7 @@ on_reload(evutil_socket_t sig, short events, void *arg)
 	d->conf = c;
 	engine_config_from(d->conf, &ec);
 	engine_set_config(d->engine, &ec);
+	pulls_set_config(d->pulls, d->conf);
 	log_info("%s: reloaded", d->conf_path);
 	notify("READY=1");
 }
@@ -476,6 +489,7 @@ main(int argc, char **argv)
 	bool			 check = false, foreground = false;
 	int			 ch, verbose = 0, error;
 	size_t			 i, interrupted = 0;
+	int64_t			 recovered;
 
 	while ((ch = getopt(argc, argv, "c:dnv")) != -1) {
 		switch (ch) {
@@ -530,6 +544,7 @@ main(int argc, char **argv)
 	if (store_open(&d.store, db, &cause) != 0)
 		fatalx("%s", cause);
 	free(db);
+	recovered = store_now();
 	if (store_recover(d.store, &interrupted) != 0)
 		fatalx("cannot recover the store");
 	if (interrupted > 0)
@@ -544,6 +559,7 @@ main(int argc, char **argv)
 	d.engine = engine_new(d.base, d.store, &ec, key, sizeof key);
 	explicit_bzero(key, sizeof key);
 
+	d.pulls = pulls_new(d.base, d.store);
 	d.repos = xcalloc(d.conf->nrepos + 1, sizeof *d.repos);
 	for (i = 0; i < d.conf->nrepos; i++) {
 		const struct config_repo	*cr = &d.conf->repos[i];
@@ -574,6 +590,7 @@ main(int argc, char **argv)
 			    on_ledger_log, &d, &cause) != 0)
 				fatalx("%s: %s", cr->name, cause);
 		}
+		pulls_add_repo(d.pulls, cr, r->store_id, r->watch, r->er);
 		if (store_repository_get(d.store, cr->name, &sr) == 0) {
 			if (sr.last_commit != NULL)
 				r->commit = xstrdup(sr.last_commit);
@@ -581,6 +598,7 @@ main(int argc, char **argv)
 		}
 		d.nrepos++;
 	}
+	pulls_recovered(d.pulls, recovered);
 
 	if (hooks_new(&d.hooks, d.base, d.conf, &cause) != 0)
 		fatalx("%s", cause);
@@ -614,6 +632,7 @@ main(int argc, char **argv)
 		}
 	}
 	engine_set_run_hook(d.engine, on_run, &d);
+	pulls_set_kick(d.pulls, kick_reporter, d.reporter);
 
 	d.sighup = evsignal_new(d.base, SIGHUP, on_reload, &d);
 	d.sigterm = evsignal_new(d.base, SIGTERM, on_stop, &d);
@@ -648,6 +667,7 @@ main(int argc, char **argv)
 	api_free(d.api);
 	hooks_free(d.hooks);
 	engine_free(d.engine);
+	pulls_free(d.pulls);
 	reporter_free(d.reporter);
 	for (i = 0; i < d.nrepos; i++) {
 		ledger_free(d.repos[i].ledger);

@@ -708,7 +708,7 @@ reporter_on_run(const struct engine_run_event *ev, void *arg)
 	    ev->state == NULL || reporter_forge(rp, ev->repository_id) == NULL)
 		return;
 	/* Pull-request previews: the pull-request code reports those. */
-	if (ev->trigger != NULL && strcmp(ev->trigger, "pull-request") == 0)
+	if (ev->pull != 0)
 		return;
 	/* A success's cause is only "exited 0": its summary says more. */
 	why = ev->summary;

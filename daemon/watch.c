@@ -35,6 +35,17 @@ struct watch_result {
 	char		*commit;
 	char		*trigger;
 	char		*error;
+	int64_t		 pull;		/* a pull request's head; 0: not */
+	char		*head;		/* as the forge announced it */
+};
+
+/* A pull request's head to fetch and load, or its ref to drop. */
+struct watch_pull_job {
+	TAILQ_ENTRY(watch_pull_job) entry;
+	int64_t		 pull;
+	char		*url;		/* NULL: the repository's */
+	char		*src;		/* NULL: drop the private ref */
+	char		*head;
 };
 
 struct watch_retired {
@@ -75,6 +86,9 @@ struct watch {
 	bool			 stop;
 	TAILQ_HEAD(, watch_result) results;
 	TAILQ_HEAD(, watch_retired) retired;
+	TAILQ_HEAD(, watch_pull_job) pulls;
+	watch_pull_cb		 pull_cb;	/* loop side */
+	void			*pull_arg;
 
 	/* Worker side. */
 	pthread_t		 thread;
@@ -102,6 +116,91 @@ watch_post(struct watch *w, struct model *m, const char *commit,
 	pthread_mutex_unlock(&w->mu);
 	while (write(w->wake[1], &c, 1) == -1 && errno == EINTR)
 		;
+}
+
+static void
+watch_pull_job_free(struct watch_pull_job *j)
+{
+	if (j == NULL)
+		return;
+	free(j->url);
+	free(j->src);
+	free(j->head);
+	free(j);
+}
+
+static void
+watch_post_pull(struct watch *w, int64_t pull, struct model *m,
+    const char *head, const char *commit, const char *error)
+{
+	struct watch_result	*res = xcalloc(1, sizeof *res);
+	char			 c = 0;
+
+	res->m = m;
+	res->head = xstrdup(head);
+	res->commit = commit != NULL ? xstrdup(commit) : NULL;
+	res->trigger = xstrdup("pull-request");
+	res->error = error != NULL ? xstrdup(error) : NULL;
+	res->pull = pull;
+	pthread_mutex_lock(&w->mu);
+	TAILQ_INSERT_TAIL(&w->results, res, entry);
+	pthread_mutex_unlock(&w->mu);
+	while (write(w->wake[1], &c, 1) == -1 && errno == EINTR)
+		;
+}
+
+/* Worker: a pull request's head, fetched, checked and loaded. */
+static void
+watch_pull_run(struct watch *w, struct watch_pull_job *j)
+{
+	struct source	*src;
+	struct model	*m;
+	git_oid		 got, want;
+	size_t		 len;
+	char		*ref, *cause = NULL, hex[GIT_OID_HEXSZ + 1];
+
+	ref = xasprintf("refs/cloudsphere/pulls/%lld", (long long)j->pull);
+	if (j->src == NULL) {
+		if (mirror_drop_ref(w->mirror, ref) != 0)
+			log_debug("%s: cannot delete %s", w->name, ref);
+		free(ref);
+		return;
+	}
+	len = strlen(j->head);
+	if (len < 7 || len > GIT_OID_HEXSZ ||
+	    git_oid_fromstrn(&want, j->head, len) != 0) {
+		watch_post_pull(w, j->pull, NULL, j->head, NULL,
+		    "not a commit id");
+		free(ref);
+		return;
+	}
+	if (mirror_fetch_ref(w->mirror, j->url, j->src, ref,
+	    WATCH_FETCH_DEADLINE, &got, &cause) != 0) {
+		watch_post_pull(w, j->pull, NULL, j->head, NULL, cause);
+		goto out;
+	}
+	git_oid_tostr(hex, sizeof hex, &got);
+	if (git_oid_ncmp(&got, &want, len) != 0) {
+		cause = xasprintf("%s is at %.12s, not at the head %.12s the forge announced",
+		    j->src, hex, j->head);
+		watch_post_pull(w, j->pull, NULL, j->head, NULL, cause);
+		goto out;
+	}
+	if (source_git_new(&src, mirror_repository(w->mirror), &got,
+	    strcmp(w->path, ".") == 0 ? NULL : w->path, &cause) != 0) {
+		watch_post_pull(w, j->pull, NULL, j->head, hex, cause);
+		goto out;
+	}
+	if (model_load(&m, src, w->cache, w->prev, &cause) != 0) {
+		source_free(src);
+		watch_post_pull(w, j->pull, NULL, j->head, hex, cause);
+		goto out;
+	}
+	source_free(src);
+	watch_post_pull(w, j->pull, m, j->head, hex, NULL);
+out:
+	free(cause);
+	free(ref);
 }
 
 /* Worker: load the model of a commit, from the previous one. */
@@ -187,8 +286,11 @@ watch_main(void *arg)
 	}
 
 	for (;;) {
+		struct watch_pull_job	*job;
+
 		pthread_mutex_lock(&w->mu);
-		while (!w->stop && !w->requested && TAILQ_EMPTY(&w->retired))
+		while (!w->stop && !w->requested && TAILQ_EMPTY(&w->retired) &&
+		    TAILQ_EMPTY(&w->pulls))
 			pthread_cond_wait(&w->cond, &w->mu);
 		if (w->stop) {
 			pthread_mutex_unlock(&w->mu);
@@ -200,8 +302,16 @@ watch_main(void *arg)
 			trigger = w->req_trigger;
 			w->req_trigger = NULL;
 		}
+		/* The branch first: a pull request is loaded from it. */
+		job = NULL;
+		if (trigger == NULL && (job = TAILQ_FIRST(&w->pulls)) != NULL)
+			TAILQ_REMOVE(&w->pulls, job, entry);
 		pthread_mutex_unlock(&w->mu);
 		watch_free_retired(w);
+		if (job != NULL) {
+			watch_pull_run(w, job);
+			watch_pull_job_free(job);
+		}
 		if (trigger == NULL)
 			continue;
 
@@ -239,10 +349,21 @@ watch_wake(evutil_socket_t fd, short events, void *arg)
 		pthread_mutex_unlock(&w->mu);
 		if (res == NULL)
 			break;
-		free(w->error);
-		w->error = res->error != NULL ? xstrdup(res->error) : NULL;
-		w->cb(w, res->m, res->commit, res->trigger, res->error, w->arg);
+		if (res->pull != 0) {
+			if (w->pull_cb != NULL)
+				w->pull_cb(w, res->pull, res->m, res->head,
+				    res->commit, res->error, w->pull_arg);
+			else if (res->m != NULL)
+				watch_release_model(res->m, w);
+		} else {
+			free(w->error);
+			w->error = res->error != NULL ?
+			    xstrdup(res->error) : NULL;
+			w->cb(w, res->m, res->commit, res->trigger,
+			    res->error, w->arg);
+		}
 		free(res->commit);
+		free(res->head);
 		free(res->trigger);
 		free(res->error);
 		free(res);
@@ -261,6 +382,48 @@ watch_sync(struct watch *w, const char *trigger)
 	}
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->mu);
+}
+
+void
+watch_set_pull_hook(struct watch *w, watch_pull_cb cb, void *arg)
+{
+	w->pull_cb = cb;
+	w->pull_arg = arg;
+}
+
+static void
+watch_pull_queue(struct watch *w, int64_t pull, const char *url,
+    const char *src, const char *head)
+{
+	struct watch_pull_job	*j = xcalloc(1, sizeof *j), *old, *next;
+
+	j->pull = pull;
+	j->url = url != NULL ? xstrdup(url) : NULL;
+	j->src = src != NULL ? xstrdup(src) : NULL;
+	j->head = head != NULL ? xstrdup(head) : NULL;
+	pthread_mutex_lock(&w->mu);
+	TAILQ_FOREACH_SAFE(old, &w->pulls, entry, next) {
+		if (old->pull == pull) {
+			TAILQ_REMOVE(&w->pulls, old, entry);
+			watch_pull_job_free(old);
+		}
+	}
+	TAILQ_INSERT_TAIL(&w->pulls, j, entry);
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void
+watch_pull(struct watch *w, int64_t pull, const char *url, const char *src,
+    const char *head)
+{
+	watch_pull_queue(w, pull, url, src, head);
+}
+
+void
+watch_pull_drop(struct watch *w, int64_t pull)
+{
+	watch_pull_queue(w, pull, NULL, NULL, NULL);
 }
 
 void
@@ -425,6 +588,7 @@ watch_new(struct watch **out, struct event_base *base,
 	pthread_cond_init(&w->cond, NULL);
 	TAILQ_INIT(&w->results);
 	TAILQ_INIT(&w->retired);
+	TAILQ_INIT(&w->pulls);
 	if (pipe2(w->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
 		*cause = xasprintf("pipe: %s", strerror(errno));
 		watch_free(w);
@@ -479,6 +643,7 @@ void
 watch_free(struct watch *w)
 {
 	struct watch_result	*res;
+	struct watch_pull_job	*job;
 
 	if (w == NULL)
 		return;
@@ -489,11 +654,16 @@ watch_free(struct watch *w)
 		pthread_mutex_unlock(&w->mu);
 		pthread_join(w->thread, NULL);
 	}
+	while ((job = TAILQ_FIRST(&w->pulls)) != NULL) {
+		TAILQ_REMOVE(&w->pulls, job, entry);
+		watch_pull_job_free(job);
+	}
 	while ((res = TAILQ_FIRST(&w->results)) != NULL) {
 		TAILQ_REMOVE(&w->results, res, entry);
 		if (res->m != NULL && res->m != w->prev)
 			model_free(res->m);
 		free(res->commit);
+		free(res->head);
 		free(res->trigger);
 		free(res->error);
 		free(res);

@@ -13,6 +13,7 @@
 #define WATCH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <event2/event.h>
 
@@ -38,6 +39,23 @@ int	 watch_new(struct watch **out, struct event_base *,
 void	 watch_start(struct watch *, const char *last_commit);
 void	 watch_sync(struct watch *, const char *trigger);
 void	 watch_release_model(struct model *, void *watch);
+/*
+ * Pull requests: the worker fetches a pull request's head (the forge's
+ * ref src, from url, or from the repository's URL when url is NULL) into
+ * the mirror's private ref refs/cloudsphere/pulls/<pull>, checks that it
+ * is commit head (hex: 40 digits, or at least 7 for the forges that
+ * announce a short one), loads its model through the model cache (from
+ * the branch's, so that it costs what the pull request changed), and
+ * posts it to cb on the loop with head as asked and commit in full.  A newer request for the same pull request
+ * replaces one not started yet.  watch_pull_drop deletes the private ref.
+ */
+typedef void (*watch_pull_cb)(struct watch *, int64_t pull,
+    struct model *, const char *head, const char *commit, const char *error,
+    void *arg);
+void	 watch_set_pull_hook(struct watch *, watch_pull_cb, void *arg);
+void	 watch_pull(struct watch *, int64_t pull, const char *url,
+	    const char *src, const char *head);
+void	 watch_pull_drop(struct watch *, int64_t pull);
 const char *watch_mirror_dir(const struct watch *);
 const char *watch_name(const struct watch *);
 /* Last error of a fetch or load, or NULL. */

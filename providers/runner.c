@@ -200,6 +200,8 @@ terraform_prepare(struct runner *r, const struct run_spec *rs,
 	strv_add(&argv, xstrdup("-no-color"));
 	strv_add(&argv, xstrdup("-detailed-exitcode"));
 	strv_add(&argv, xstrdup("-json"));
+	if (set->no_lock)
+		strv_add(&argv, xstrdup("-lock=false"));
 	if (destroy)
 		strv_add(&argv, xstrdup("-destroy"));
 	strv_add(&argv, xasprintf("-out=%s", plan));

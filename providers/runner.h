@@ -50,6 +50,7 @@ struct runner_settings {
 	const char	*terraform_binary;	/* terraform, tofu or a path */
 	const char	*plugin_cache;		/* shared terraform plugin cache */
 	const char	*plan_file;		/* apply: this saved plan, no new one */
+	bool		 no_lock;		/* terraform -lock=false (previews) */
 };
 
 int	runner_prepare(struct runner *, const struct provider *,

@@ -107,6 +107,10 @@ struct erun {
 	enum erun_purpose	 purpose;
 	int64_t			 plan_run;	/* an apply of this stored plan */
 	char			*plan_file;	/* its terraform plan file */
+	/* A pull request's preview (engine-pull.c); 0: a run of the branch. */
+	int64_t			 pull;
+	engine_run_cb		 pull_cb;
+	void			*pull_arg;
 };
 
 struct engine {
@@ -149,6 +153,12 @@ int	 engine_secret(void *engine, const char *name, char **value);
 struct emodel *emodel_ref(struct emodel *);
 void	 engine_emodel_unref(struct emodel *);
 
+struct erun *erun_new(struct engine_repo *, struct emodel *,
+	    const struct deployment *, int64_t dep_id, int64_t id,
+	    enum provider_action, const char *trigger,
+	    const char *fingerprint, bool operator);
+/* A preview's scratch state folder: a copy of the deployment's own. */
+int	 erun_pull_state(const char *from, const char *to, char **cause);
 int64_t	 erun_queue(struct engine_repo *, struct emodel *,
 	    const struct deployment *, const struct store_deployment *,
 	    enum provider_action, const char *trigger,

@@ -57,13 +57,27 @@ erun_queue(struct engine_repo *r, struct emodel *em,
 		return (0);
 	if ((phase = action_phase(action)) != NULL)
 		engine_phase(e, row->id, row->name, phase, id, reason, NULL);
+	run = erun_new(r, em, d, row->id, id, action, trigger, fingerprint,
+	    operator);
+	erun_report(run, "queued", NULL);
+	return (id);
+}
+
+/* A queued run of a run's row already stored, at the end of the queue. */
+struct erun *
+erun_new(struct engine_repo *r, struct emodel *em, const struct deployment *d,
+    int64_t dep_id, int64_t id, enum provider_action action,
+    const char *trigger, const char *fingerprint, bool operator)
+{
+	struct erun	*run;
+
 	run = xcalloc(1, sizeof *run);
-	run->e = e;
+	run->e = r->e;
 	run->repo = r;
 	run->em = emodel_ref(em);
 	run->d = d;
 	run->id = id;
-	run->dep_id = row->id;
+	run->dep_id = dep_id;
 	run->name = xstrdup(d->name);
 	run->action = action;
 	run->trigger = xstrdup(trigger);
@@ -74,9 +88,8 @@ erun_queue(struct engine_repo *r, struct emodel *em,
 	buf_init(&run->captured, RUNNER_CAPTURE_MAX);
 	tfjson_init(&run->tf);
 	recap_init(&run->recap);
-	TAILQ_INSERT_TAIL(&e->runs, run, entry);
-	erun_report(run, "queued", NULL);
-	return (id);
+	TAILQ_INSERT_TAIL(&r->e->runs, run, entry);
+	return (run);
 }
 
 /*
@@ -92,7 +105,7 @@ erun_report(struct erun *run, const char *state, const char *cause)
 	char			*summary = NULL, *safe = NULL;
 	bool			 have;
 
-	if (e->run_cb == NULL)
+	if (e->run_cb == NULL && run->pull_cb == NULL)
 		return;
 	have = store_deployment_get_by_id(e->store, run->dep_id, &row) == 0;
 	if (run->summary != NULL && store_run_state_final(state))
@@ -113,7 +126,11 @@ erun_report(struct erun *run, const char *state, const char *cause)
 		safe = redact_string(run->secrets, run->nsecrets, cause);
 	ev.cause = safe;
 	ev.summary = summary;
-	e->run_cb(&ev, e->run_arg);
+	ev.pull = run->pull;
+	if (run->pull_cb != NULL)
+		run->pull_cb(&ev, run->pull_arg);
+	if (e->run_cb != NULL)
+		e->run_cb(&ev, e->run_arg);
 	free(safe);
 	free(summary);
 	if (have)
@@ -184,9 +201,9 @@ erun_abandon(struct erun *run, const char *state, const char *cause)
 
 	store_begin(e->store);
 	store_run_finish(e->store, run->id, state, -1, cause, NULL);
-	/* A plan (a drift check) never made anything fail. */
+	/* A plan (a drift check, a pull request's) never made anything fail. */
 	if (strcmp(state, "interrupted") == 0 &&
-	    run->action != PROVIDER_PLAN)
+	    run->action != PROVIDER_PLAN && run->pull == 0)
 		engine_phase(e, run->dep_id, run->name, "failed", run->id,
 		    "interrupted", cause);
 	erun_report(run, state, cause);
@@ -357,6 +374,19 @@ erun_prepare(struct erun *run, char **cause)
 	run->rundir = xasprintf("%s/runs/%lld", e->state_dir,
 	    (long long)run->id);
 	run->workdir = xasprintf("%s/work", run->rundir);
+	if (run->pull != 0) {
+		/* A preview works on a copy: the real state stays as it is. */
+		tmp = run->statedir;
+		run->statedir = xasprintf("%s/state", run->rundir);
+		if ((error = mkdir_p(run->rundir, 0700)) == 0)
+			error = erun_pull_state(tmp, run->statedir, cause);
+		else
+			*cause = xasprintf("cannot create %s: %s",
+			    run->rundir, strerror(-error));
+		free(tmp);
+		if (error != 0)
+			return (error);
+	}
 	if ((error = mkdir_p(run->statedir, 0700)) != 0 ||
 	    (error = mkdir_p(run->rundir, 0700)) != 0) {
 		*cause = xasprintf("cannot create %s: %s", run->rundir,
@@ -407,6 +437,7 @@ erun_prepare(struct erun *run, char **cause)
 	plugin_cache = xasprintf("%s/plugin-cache", e->state_dir);
 	mkdir(plugin_cache, 0700);
 	settings.plugin_cache = plugin_cache;
+	settings.no_lock = run->pull != 0;
 	if ((error = eplan_prepare(run, &settings, cause)) == 0)
 		error = runner_prepare(&run->runner, bp->provider, &run->spec,
 		    &settings, cause);
@@ -512,13 +543,18 @@ void
 erun_start_queued(struct engine *e)
 {
 	struct erun	*run, *next;
+	int		 previews;
 
-	TAILQ_FOREACH_SAFE(run, &e->runs, entry, next) {
-		if (e->stopping ||
-		    e->running >= (size_t)e->cfg.max_parallel_runs)
-			break;
-		if (run->state == ERUN_QUEUED)
-			erun_start(run);
+	/* The branch's runs first: pull requests' plans take what is left. */
+	for (previews = 0; previews < 2; previews++) {
+		TAILQ_FOREACH_SAFE(run, &e->runs, entry, next) {
+			if (e->stopping ||
+			    e->running >= (size_t)e->cfg.max_parallel_runs)
+				return;
+			if (run->state == ERUN_QUEUED &&
+			    (run->pull != 0) == (previews == 1))
+				erun_start(run);
+		}
 	}
 }
 
@@ -665,7 +701,8 @@ erun_finish(struct erun *run, const char *state, int exit_code,
 		store_run_set_summary(e->store, run->id, safe);
 		free(safe);
 	}
-	if (store_deployment_get_by_id(e->store, run->dep_id, &row) == 0) {
+	if (run->pull == 0 &&
+	    store_deployment_get_by_id(e->store, run->dep_id, &row) == 0) {
 		if (eplan_finish(run, &row, state, cause))
 			;	/* a plan for approval or a drift check */
 		else if (run->action == PROVIDER_APPLY && ok) {

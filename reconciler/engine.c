@@ -238,7 +238,7 @@ engine_update(struct engine_repo *r, struct model *m, const char *commit,
 	/* Runs queued for an older commit are superseded. */
 	TAILQ_FOREACH_SAFE(run, &r->e->runs, entry, next) {
 		if (run->repo == r && run->state == ERUN_QUEUED &&
-		    run->em != em && !run->operator)
+		    run->em != em && !run->operator && run->pull == 0)
 			erun_abandon(run, "cancelled",
 			    "superseded by a newer commit");
 	}
@@ -334,8 +334,9 @@ engine_busy(struct engine *e, int64_t dep_id)
 {
 	struct erun	*run;
 
+	/* Previews work on a copy of the state: they hold no slot. */
 	TAILQ_FOREACH(run, &e->runs, entry) {
-		if (run->dep_id == dep_id)
+		if (run->dep_id == dep_id && run->pull == 0)
 			return (true);
 	}
 	return (false);

@@ -128,8 +128,63 @@ struct engine_run_event {
 	const char	*phase;
 	const char	*cause;		/* redacted; NULL while not final */
 	const char	*summary;
+	int64_t		 pull;		/* a pull request's preview; 0: not */
 };
 typedef void (*engine_run_cb)(const struct engine_run_event *, void *arg);
 void		 engine_set_run_hook(struct engine *, engine_run_cb, void *);
+
+/*
+ * Pull requests (engine-pull.c): the deployments a pull request changes,
+ * planned in isolation.  A preview run plans one deployment at the pull
+ * request's head with a scratch copy of its state folder: it never
+ * changes a phase, the applied state, the retry backoff, the deployment's
+ * active or last run, and it does not hold the deployment's run slot; it
+ * counts within max_parallel_runs, after the branch's own runs, at most
+ * ENGINE_PULL_MAX_PLANS per head.  Its trigger is "pull-request" and its
+ * events carry the pull request's number.
+ */
+/* Plans queued for one head at most; other changes are only listed. */
+#define ENGINE_PULL_MAX_PLANS	50
+
+enum engine_pull_change {
+	ENGINE_PULL_CHANGED,	/* its fingerprint differs from the branch's */
+	ENGINE_PULL_ADDED,	/* not on the branch */
+	ENGINE_PULL_REMOVED,	/* gone at the head: merging would destroy it */
+	ENGINE_PULL_INVALID,	/* does not validate at the head */
+};
+
+struct engine_pull_item {
+	char			*deployment;
+	enum engine_pull_change	 change;
+	/*
+	 * Why it is not planned: the FILE:LINE errors of an invalid one
+	 * (one per line), or why its inputs cannot be resolved.  NULL when
+	 * a preview run was queued.
+	 */
+	char			*cause;
+	bool			 error;	/* not planned because of an error */
+	int64_t			 run;	/* the preview run, 0: none */
+};
+
+/*
+ * Queue a preview run for every deployment of m (the model of commit, the
+ * pull request's head) whose desired state differs from the branch's,
+ * and list each deployment that differs in *items (sorted by name).  The
+ * engine takes m and gives it back through the repository's release
+ * callback.  cb is called, inside the store transaction, on each change
+ * of state of these runs (as the run hook is).  Joins the caller's store
+ * transaction.
+ */
+void		 engine_pull_plan(struct engine_repo *, int64_t pull,
+		    struct model *m, const char *commit, engine_run_cb cb,
+		    void *arg, struct engine_pull_item **items, size_t *n);
+void		 engine_pull_items_free(struct engine_pull_item *, size_t);
+/*
+ * Cancel the pull request's queued and running preview runs (why: the
+ * cause they record); *n counts them.
+ */
+void		 engine_pull_cancel(struct engine_repo *, int64_t pull,
+		    const char *why, size_t *n);
+const char	*engine_pull_change_name(enum engine_pull_change);
 
 #endif

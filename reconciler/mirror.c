@@ -644,3 +644,73 @@ mirror_free(struct mirror *m)
 	free(m);
 	git_libgit2_shutdown();
 }
+
+int
+mirror_fetch_ref(struct mirror *m, const char *url, const char *src,
+    const char *dst, int deadline, git_oid *out, char **cause)
+{
+	git_fetch_options	 opts;
+	git_remote_create_options ropts;
+	git_remote		*remote = NULL;
+	git_strarray		 specs;
+	char			*spec;
+	int			 error;
+
+	*cause = NULL;
+	/* A remote of its own, anonymous as the branch's (see mirror_fetch). */
+	git_remote_create_options_init(&ropts,
+	    GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	ropts.repository = m->repo;
+	ropts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+	    GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&remote, url != NULL ? url : m->url,
+	    &ropts) != 0) {
+		*cause = mirror_cause("bad remote URL");
+		return (-EIO);
+	}
+	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
+	spec = xasprintf("+%s:%s", src, dst);
+	specs.strings = &spec;
+	specs.count = 1;
+	m->tries = 0;
+	m->deadline = deadline > 0 ? time(NULL) + deadline : 0;
+	/* Our credentials go to our own remote only. */
+	if (url == NULL)
+		opts.callbacks.credentials = mirror_credentials;
+	opts.callbacks.certificate_check = mirror_certificate;
+	opts.callbacks.transfer_progress = mirror_progress;
+	opts.callbacks.sideband_progress = mirror_sideband;
+	opts.callbacks.payload = m;
+	opts.prune = GIT_FETCH_NO_PRUNE;
+	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	opts.update_fetchhead = 0;
+	free(m->host_error);
+	m->host_error = NULL;
+	error = -EIO;
+	if (git_remote_fetch(remote, &specs, &opts, "cloudsphere fetch") != 0) {
+		*cause = m->host_error != NULL ?
+		    xasprintf("fetch refused: %s", m->host_error) :
+		    mirror_cause("fetch failed");
+		goto out;
+	}
+	if (git_reference_name_to_id(out, m->repo, dst) != 0) {
+		*cause = xasprintf("%s not found in %s", src,
+		    url != NULL ? url : m->url);
+		error = -ENOENT;
+		goto out;
+	}
+	error = 0;
+out:
+	free(spec);
+	git_remote_disconnect(remote);
+	git_remote_free(remote);
+	return (error);
+}
+
+int
+mirror_drop_ref(struct mirror *m, const char *ref)
+{
+	int	rc = git_reference_remove(m->repo, ref);
+
+	return (rc == 0 || rc == GIT_ENOTFOUND ? 0 : -EIO);
+}

@@ -61,4 +61,15 @@ void	 mirror_free(struct mirror *);
 /* A URL that names a folder on this machine: its path, else NULL. */
 char	*mirror_local_path(const char *url);
 
+/*
+ * Fetch one ref src (a pull request's head) into dst, a ref of the
+ * mirror's own (refs/cloudsphere/...); *out receives its commit.  url
+ * NULL fetches from the mirror's URL with its credentials; another url (a
+ * fork) is fetched without them.  -ENOENT when the remote has no src.
+ */
+int	 mirror_fetch_ref(struct mirror *, const char *url, const char *src,
+	    const char *dst, int deadline, git_oid *out, char **cause);
+/* Delete one of the mirror's refs; 0 if it is gone or never was. */
+int	 mirror_drop_ref(struct mirror *, const char *ref);
+
 #endif

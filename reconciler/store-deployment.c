@@ -190,10 +190,44 @@ store_deployment_ensure(struct store *s, int64_t repo, const char *name,
 	if ((error = store_begin(s)) != 0)
 		return (error);
 	st = store_stmt(s, "INSERT INTO deployments (repository_id, name)"
-	    " VALUES (?, ?) ON CONFLICT (repository_id, name) DO NOTHING");
+	    " VALUES (?, ?) ON CONFLICT (repository_id, name) DO UPDATE"
+	    " SET pull = NULL WHERE pull IS NOT NULL");
 	if (st != NULL) {
 		sqlite3_bind_int64(st, 1, repo);
 		store_bind_text(st, 2, name);
+	}
+	if ((error = store_step_done(s, st)) == 0) {
+		st = store_stmt(s, "SELECT id FROM deployments"
+		    " WHERE repository_id = ? AND name = ?");
+		if (st != NULL) {
+			sqlite3_bind_int64(st, 1, repo);
+			store_bind_text(st, 2, name);
+		}
+		if ((error = store_step_row(s, st)) == 0) {
+			*id = sqlite3_column_int64(st, 0);
+			sqlite3_reset(st);
+		}
+	}
+	return (store_end(s, error));
+}
+
+int
+store_deployment_ensure_pull(struct store *s, int64_t repo, const char *name,
+    int64_t pull, int64_t *id)
+{
+	sqlite3_stmt	*st;
+	int		 error;
+
+	if (name == NULL || *name == '\0' || pull <= 0)
+		return (-EINVAL);
+	if ((error = store_begin(s)) != 0)
+		return (error);
+	st = store_stmt(s, "INSERT INTO deployments (repository_id, name, pull)"
+	    " VALUES (?, ?, ?) ON CONFLICT (repository_id, name) DO NOTHING");
+	if (st != NULL) {
+		sqlite3_bind_int64(st, 1, repo);
+		store_bind_text(st, 2, name);
+		sqlite3_bind_int64(st, 3, pull);
 	}
 	if ((error = store_step_done(s, st)) == 0) {
 		st = store_stmt(s, "SELECT id FROM deployments"
@@ -219,7 +253,7 @@ store_deployment_get(struct store *s, int64_t repo, const char *name,
 
 	memset(out, 0, sizeof *out);
 	st = store_stmt(s, "SELECT " DEPLOYMENT_COLUMNS
-	    " WHERE d.repository_id = ? AND d.name = ?");
+	    " WHERE d.repository_id = ? AND d.name = ? AND d.pull IS NULL");
 	if (st != NULL) {
 		sqlite3_bind_int64(st, 1, repo);
 		store_bind_text(st, 2, name);
@@ -260,7 +294,8 @@ store_deployment_list(struct store *s, int64_t repo,
 	*out = NULL;
 	*n = 0;
 	st = store_stmt(s, "SELECT " DEPLOYMENT_COLUMNS
-	    " WHERE ?1 = 0 OR d.repository_id = ?1 ORDER BY r.name, d.name");
+	    " WHERE (?1 = 0 OR d.repository_id = ?1) AND d.pull IS NULL"
+	    " ORDER BY r.name, d.name");
 	if (st != NULL)
 		sqlite3_bind_int64(st, 1, repo);
 	while ((error = store_step_row(s, st)) == 0) {

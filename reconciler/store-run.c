@@ -18,7 +18,7 @@
 	"u.id, u.deployment_id, d.name, r.name, u.action, u.trigger," \
 	" u.commit_id, u.fingerprint, u.state, u.exit_code, u.cause," \
 	" u.outputs, u.queued_at, u.started_at, u.finished_at, u.log_bytes," \
-	" u.log_dropped, u.summary, u.approval, u.plan_run_id" \
+	" u.log_dropped, u.summary, u.approval, u.plan_run_id, u.pull" \
 	" FROM runs u JOIN deployments d ON d.id = u.deployment_id" \
 	" JOIN repositories r ON r.id = d.repository_id"
 
@@ -53,6 +53,8 @@ store_run_row(sqlite3_stmt *st, struct store_run *u)
 	u->summary = store_column_text(st, 17);
 	u->approval = store_column_text(st, 18);
 	u->plan_run_id = sqlite3_column_int64(st, 19);
+	u->pull = sqlite3_column_type(st, 20) == SQLITE_NULL ? 0 :
+	    sqlite3_column_int64(st, 20);
 }
 
 void
@@ -112,6 +114,24 @@ store_run_insert(struct store *s, int64_t dep, const char *action,
 		return (error);
 	*id = sqlite3_last_insert_rowid(s->db);
 	return (0);
+}
+
+int
+store_run_set_pull(struct store *s, int64_t id, int64_t pull)
+{
+	sqlite3_stmt	*st;
+	int		 error;
+
+	if (pull <= 0)
+		return (-EINVAL);
+	if ((st = store_stmt(s, "UPDATE runs SET pull = ? WHERE id = ?")) ==
+	    NULL)
+		return (store_step_done(s, NULL));
+	sqlite3_bind_int64(st, 1, pull);
+	sqlite3_bind_int64(st, 2, id);
+	if ((error = store_step_done(s, st)) != 0)
+		return (error);
+	return (sqlite3_changes(s->db) == 0 ? -ENOENT : 0);
 }
 
 /* Why a run did not change: it does not exist, or its state forbids. */
@@ -251,7 +271,8 @@ store_run_active(struct store *s, int64_t dep, int64_t *id)
 	int		 error;
 
 	st = store_stmt(s, "SELECT id FROM runs WHERE deployment_id = ?"
-	    " AND state IN ('queued', 'running') ORDER BY id DESC LIMIT 1");
+	    " AND state IN ('queued', 'running') AND pull IS NULL"
+	    " ORDER BY id DESC LIMIT 1");
 	if (st != NULL)
 		sqlite3_bind_int64(st, 1, dep);
 	if ((error = store_step_row(s, st)) != 0)

@@ -180,6 +180,20 @@ store_migrate_outbox(struct store *s)
 	    "  PRIMARY KEY (repository_id, kind, key)) WITHOUT ROWID;"));
 }
 
+/*
+ * Pull-request plans: runs.pull is the pull request a preview run planned
+ * (NULL: a run of the branch); deployments.pull marks a row made for a
+ * deployment that so far exists only in a pull request, hidden from the
+ * deployment lists until the branch declares it.
+ */
+static int
+store_migrate_pulls(struct store *s)
+{
+	return (store_exec(s,
+	    "ALTER TABLE runs ADD COLUMN pull INTEGER;"
+	    "ALTER TABLE deployments ADD COLUMN pull INTEGER;"));
+}
+
 static const struct {
 	const char	*what;
 	int		(*fn)(struct store *);
@@ -190,6 +204,7 @@ static const struct {
 	{ "ledger marks", store_migrate_ledger },
 	{ "approvals and drift checks", store_migrate_plans },
 	{ "forge outbox", store_migrate_outbox },
+	{ "pull-request plans", store_migrate_pulls },
 };
 
 _Static_assert(sizeof store_migrations / sizeof store_migrations[0] ==
@@ -683,7 +698,7 @@ store_recover(struct store *s, size_t *interrupted)
 		return (error);
 	/* Deployments caught in the middle of a run, with that run. */
 	st = store_stmt(s, "SELECT d.id, coalesce((SELECT max(u.id)"
-	    " FROM runs u WHERE u.deployment_id = d.id"
+	    " FROM runs u WHERE u.deployment_id = d.id AND u.pull IS NULL"
 	    " AND u.state IN ('queued', 'running')), d.last_run_id)"
 	    " FROM deployments d WHERE d.phase IN ('applying', 'destroying')");
 	if (st == NULL)

@@ -32,7 +32,7 @@
 
 #include "buf.h"
 
-#define STORE_SCHEMA_VERSION	6
+#define STORE_SCHEMA_VERSION	7
 /* "CSPH": refuse to migrate some other program's SQLite file. */
 #define STORE_APPLICATION_ID	0x43535048
 /* Appends are stored in rows of at most this many bytes. */
@@ -94,6 +94,7 @@ struct store_run {
 	char	*summary;		/* "2 to add, 0 to change, 1 to destroy" */
 	char	*approval;		/* a plan's: waiting, approved... */
 	int64_t	 plan_run_id;		/* an apply of a stored plan: its run */
+	int64_t	 pull;			/* a pull request's preview; 0: none */
 };
 
 struct store_transition {
@@ -140,14 +141,27 @@ int	store_repository_set_commit(struct store *, int64_t id,
 	    const char *commit, const char *error);
 void	store_repository_release(struct store_repository *);
 
-/* Creates the deployment in phase "pending" unless it exists. */
+/*
+ * Creates the deployment in phase "pending" unless it exists; a row made
+ * for a pull request becomes the branch's.
+ */
 int	store_deployment_ensure(struct store *, int64_t repository_id,
 	    const char *name, int64_t *id);
+/*
+ * The row a pull request's preview of a deployment is recorded on: the
+ * branch's own, or else a hidden one (made for pull request pull) that
+ * lists and lookups by name ignore until store_deployment_ensure.
+ */
+int	store_deployment_ensure_pull(struct store *, int64_t repository_id,
+	    const char *name, int64_t pull, int64_t *id);
 int	store_deployment_get(struct store *, int64_t repository_id,
 	    const char *name, struct store_deployment *out);
 int	store_deployment_get_by_id(struct store *, int64_t id,
 	    struct store_deployment *out);
-/* repository_id 0: all; sorted by repository then name. */
+/*
+ * repository_id 0: all; sorted by repository then name.  Rows only a pull
+ * request declared are left out, here and in store_deployment_get.
+ */
 int	store_deployment_list(struct store *, int64_t repository_id,
 	    struct store_deployment **out, size_t *n);
 int	store_deployment_set_desired(struct store *, int64_t id,
@@ -188,6 +202,11 @@ void	store_transition_array_free(struct store_transition *, size_t);
 int	store_run_insert(struct store *, int64_t deployment_id,
 	    const char *action, const char *trigger, const char *commit,
 	    const char *fingerprint, int64_t *id);
+/*
+ * Marks a run as a pull request's preview: it is never the deployment's
+ * active or last run.
+ */
+int	store_run_set_pull(struct store *, int64_t id, int64_t pull);
 /* queued -> running; -EALREADY from any other state. */
 int	store_run_start(struct store *, int64_t id);
 /* queued or running -> a final state; -EALREADY if already final. */
@@ -195,10 +214,13 @@ int	store_run_finish(struct store *, int64_t id, const char *state,
 	    int exit_code, const char *cause, const char *outputs);
 int	store_run_set_summary(struct store *, int64_t id, const char *);
 int	store_run_get(struct store *, int64_t id, struct store_run *out);
-/* deployment_id 0: all; limit 0: no limit; newest first. */
+/* deployment_id 0: all; limit 0: no limit; newest first; previews too. */
 int	store_run_list(struct store *, int64_t deployment_id, size_t limit,
 	    struct store_run **out, size_t *n);
-/* The deployment's queued or running run (the newest), or -ENOENT. */
+/*
+ * The deployment's queued or running run (the newest), or -ENOENT;
+ * pull-request previews do not count.
+ */
 int	store_run_active(struct store *, int64_t deployment_id,
 	    int64_t *run_id);
 void	store_run_release(struct store_run *);

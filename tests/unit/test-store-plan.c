@@ -227,7 +227,7 @@ test_migrate_from_3(void **state)
 
 	store_close(f->s);
 	f->s = NULL;
-	/* Back to schema 3: what the ledger, plan and outbox migrations added goes. */
+	/* Back to schema 3: what the later migrations added goes. */
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
 	    "DROP TABLE outbox_remote;"
@@ -237,6 +237,8 @@ test_migrate_from_3(void **state)
 	    "ALTER TABLE runs DROP COLUMN approval;"
 	    "ALTER TABLE runs DROP COLUMN plan_run_id;"
 	    "ALTER TABLE deployments DROP COLUMN drift_checked_at;"
+	    "ALTER TABLE runs DROP COLUMN pull;"
+	    "ALTER TABLE deployments DROP COLUMN pull;"
 	    "PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	if (store_open(&s, f->path, &cause) != 0)

@@ -136,6 +136,70 @@ new_run(struct fixture *f, int64_t dep, const char *action)
 	return (id);
 }
 
+/* Pull-request previews: never active, hidden rows until the branch has them. */
+static void
+test_pulls(void **state)
+{
+	struct fixture		*f = *state;
+	struct store_deployment	*v, row;
+	struct store_run	 run;
+	size_t			 n;
+	int64_t			 web, hidden, again, id, pid, active;
+
+	assert_int_equal(store_deployment_ensure(f->s, f->repo, "web", &web),
+	    0);
+	/* The branch's own row is where a preview of it goes. */
+	assert_int_equal(store_deployment_ensure_pull(f->s, f->repo, "web", 7,
+	    &again), 0);
+	assert_int_equal(again, web);
+	assert_int_equal(store_run_insert(f->s, web, "apply", "poll", NULL,
+	    NULL, &id), 0);
+	assert_int_equal(store_run_insert(f->s, web, "plan", "pull-request",
+	    NULL, NULL, &pid), 0);
+	assert_int_equal(store_run_set_pull(f->s, pid, 7), 0);
+	assert_int_equal(store_run_set_pull(f->s, pid + 100, 7), -ENOENT);
+	assert_int_equal(store_run_set_pull(f->s, pid, 0), -EINVAL);
+	assert_int_equal(store_run_active(f->s, web, &active), 0);
+	assert_int_equal(active, id);
+	assert_int_equal(store_run_finish(f->s, id, "succeeded", 0, NULL,
+	    NULL), 0);
+	assert_int_equal(store_run_active(f->s, web, &active), -ENOENT);
+	assert_int_equal(store_run_get(f->s, pid, &run), 0);
+	assert_int_equal(run.pull, 7);
+	store_run_release(&run);
+	assert_int_equal(store_run_get(f->s, id, &run), 0);
+	assert_int_equal(run.pull, 0);
+	store_run_release(&run);
+
+	/* A deployment only the pull request declares: hidden. */
+	assert_int_equal(store_deployment_ensure_pull(f->s, f->repo, "cache",
+	    7, &hidden), 0);
+	assert_true(hidden != web);
+	assert_int_equal(store_deployment_ensure_pull(f->s, f->repo, "cache",
+	    8, &again), 0);
+	assert_int_equal(again, hidden);
+	assert_int_equal(store_deployment_list(f->s, f->repo, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].name, "web");
+	store_deployment_array_free(v, n);
+	assert_int_equal(store_deployment_get(f->s, f->repo, "cache", &row),
+	    -ENOENT);
+	assert_int_equal(store_deployment_get_by_id(f->s, hidden, &row), 0);
+	assert_string_equal(row.name, "cache");
+	store_deployment_release(&row);
+	/* Merged: the branch declares it, the same row becomes its own. */
+	assert_int_equal(store_deployment_ensure(f->s, f->repo, "cache",
+	    &again), 0);
+	assert_int_equal(again, hidden);
+	assert_int_equal(store_deployment_list(f->s, f->repo, &v, &n), 0);
+	assert_int_equal(n, 2);
+	store_deployment_array_free(v, n);
+	assert_int_equal(store_deployment_get(f->s, f->repo, "cache", &row),
+	    0);
+	assert_string_equal(row.phase, "pending");
+	store_deployment_release(&row);
+}
+
 static void
 test_time_format(void **state)
 {
@@ -1241,6 +1305,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_transitions, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pulls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_logs, setup, teardown),
