@@ -18,12 +18,14 @@ recap_init(struct recap *r)
 {
 	memset(r, 0, sizeof *r);
 	buf_init(&r->line, RECAP_LINE_MAX);
+	buf_init(&r->doc, RECAP_DOC_MAX);
 }
 
 void
 recap_release(struct recap *r)
 {
 	buf_release(&r->line);
+	buf_release(&r->doc);
 	free(r->error);
 	memset(r, 0, sizeof *r);
 }
@@ -41,10 +43,51 @@ field(const char *line, const char *name)
 }
 
 static void
-recap_line(struct recap *r, const char *line)
+recap_error(struct recap *r, const char *msg)
 {
-	if (strncmp(line, "ERROR! ", 7) == 0 && r->error == NULL) {
-		r->error = xstrdup(line + 7);
+	while (*msg == ' ')
+		msg++;
+	if (r->error == NULL && *msg != '\0')
+		r->error = xstrdup(msg);
+}
+
+static void
+recap_line(struct recap *r, const char *line, size_t len)
+{
+	/* The json callback's document, indented: from "{" to "}". */
+	if (r->in_doc) {
+		if (buf_add(&r->doc, line, len) != 0 ||
+		    buf_addch(&r->doc, '\n') != 0) {
+			r->in_doc = false;	/* too big: not read */
+			buf_reset(&r->doc);
+		} else if (strcmp(line, "}") == 0) {
+			r->in_doc = false;
+			recap_json(r, r->doc.data, r->doc.len);
+			buf_reset(&r->doc);
+		}
+		return;
+	}
+	if (strcmp(line, "{") == 0) {
+		r->in_doc = true;
+		buf_reset(&r->doc);
+		buf_add(&r->doc, "{\n", 2);
+		return;
+	}
+	/* On one line (ANSIBLE_JSON_INDENT=0), or jsonl's stats event. */
+	if (line[0] == '{' && strstr(line, "\"stats\"") != NULL) {
+		recap_json(r, line, len);
+		return;
+	}
+	if (strncmp(line, "ERROR! ", 7) == 0) {
+		recap_error(r, line + 7);
+		return;
+	}
+	if (strncmp(line, "[ERROR]: ", 9) == 0) {
+		recap_error(r, line + 9);
+		return;
+	}
+	if (strncmp(line, "ansible-playbook: error: ", 25) == 0) {
+		recap_error(r, line + 25);
 		return;
 	}
 	if (strncmp(line, "PLAY RECAP", 10) == 0) {
@@ -83,7 +126,8 @@ recap_feed(struct recap *r, const char *data, size_t len)
 			buf_reset(&r->line);	/* a huge line: not ours */
 		if (nl == NULL)
 			return;
-		recap_line(r, r->line.data);
+		recap_line(r, r->line.data != NULL ? r->line.data : "",
+		    r->line.len);
 		buf_reset(&r->line);
 		data += n + 1;
 		len -= n + 1;
@@ -94,7 +138,7 @@ void
 recap_finish(struct recap *r)
 {
 	if (r->line.len > 0)
-		recap_line(r, r->line.data);
+		recap_line(r, r->line.data, r->line.len);
 	buf_reset(&r->line);
 }
 
@@ -170,6 +214,12 @@ recap_cause(const struct recap *r, int code)
 		break;
 	case 6:
 		what = "arguments are not UTF-8";
+		break;
+	case 8:
+		if (r->seen)
+			return (xasprintf("exited 8: %d host%s failed and the play was stopped",
+			    r->failed, r->failed == 1 ? "" : "s"));
+		what = "a host failed and the play was stopped";
 		break;
 	case 99:
 		what = "interrupted";

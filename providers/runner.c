@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "runner.h"
+#include "tfcache.h"
 #include "xmalloc.h"
 
 struct strv {
@@ -108,12 +109,12 @@ terraform_prepare(struct runner *r, const struct run_spec *rs,
     char **cause)
 {
 	struct strv	 argv;
-	char		*tf, *vars, *json, *backend, *plan, *env[4];
+	char		*tf, *vars, *json, *backend, *plan, *env[6];
 	const char	*bin = set->terraform_binary != NULL ?
 	    set->terraform_binary : "terraform";
 	bool		 destroy = strcmp(rs->action, "destroy") == 0;
 	bool		 apply = destroy || strcmp(rs->action, "apply") == 0;
-	int		 error;
+	int		 error, plan_timeout, i;
 
 	if ((error = find(bin, &tf, cause)) != 0)
 		return (error);
@@ -138,13 +139,35 @@ terraform_prepare(struct runner *r, const struct run_spec *rs,
 		free(tf);
 		return (error);
 	}
+	/*
+	 * .terraform persists with the state (TF_DATA_DIR); the blueprint's
+	 * files are a fresh copy each run.  The plugin cache is the
+	 * deployment's own, shared with the others through tfcache.
+	 */
 	env[0] = xasprintf("TF_DATA_DIR=%s/.terraform", rs->statedir);
 	env[1] = xstrdup("TF_IN_AUTOMATION=1");
-	env[2] = set->plugin_cache != NULL ?
-	    xasprintf("TF_PLUGIN_CACHE_DIR=%s", set->plugin_cache) :
-	    xstrdup("TF_INPUT=0");
-	env[3] = NULL;
+	env[2] = xstrdup("TF_INPUT=0");
+	env[3] = xstrdup("CHECKPOINT_DISABLE=1");
+	env[4] = NULL;
+	env[5] = NULL;
+	if (set->plugin_cache != NULL) {
+		r->cache_private = xasprintf("%s/plugin-cache", rs->statedir);
+		if (mkdir(r->cache_private, 0700) == 0 || errno == EEXIST) {
+			r->cache_shared = xstrdup(set->plugin_cache);
+			tfcache_sync(r->cache_shared, r->cache_private);
+			env[4] = xasprintf("TF_PLUGIN_CACHE_DIR=%s",
+			    r->cache_private);
+		} else {
+			free(r->cache_private);
+			r->cache_private = NULL;
+		}
+	}
 
+	/*
+	 * The plan of an apply or a destroy is a plan: init and plan have
+	 * the blueprint's plan timeout, the apply of the plan its own.
+	 */
+	plan_timeout = rs->plan_timeout > 0 ? rs->plan_timeout : base->timeout;
 	memset(&argv, 0, sizeof argv);
 	strv_add(&argv, xstrdup(tf));
 	strv_add(&argv, xstrdup("init"));
@@ -152,6 +175,8 @@ terraform_prepare(struct runner *r, const struct run_spec *rs,
 	strv_add(&argv, xstrdup("-no-color"));
 	add_step(r, "init", &argv, base, (const char *const *)env, false,
 	    false, false);
+	r->steps[r->nsteps - 1].parser = RUNNER_TFJSON;	/* its errors */
+	r->steps[r->nsteps - 1].spec.timeout = plan_timeout;
 
 	plan = xasprintf("%s/plan.tfplan", rs->rundir);
 	memset(&argv, 0, sizeof argv);
@@ -167,6 +192,7 @@ terraform_prepare(struct runner *r, const struct run_spec *rs,
 	add_step(r, "plan", &argv, base, (const char *const *)env, false,
 	    true, false);
 	r->steps[r->nsteps - 1].parser = RUNNER_TFJSON;
+	r->steps[r->nsteps - 1].spec.timeout = plan_timeout;
 
 	if (apply) {
 		memset(&argv, 0, sizeof argv);
@@ -191,9 +217,8 @@ terraform_prepare(struct runner *r, const struct run_spec *rs,
 	}
 	free(plan);
 	free(tf);
-	free(env[0]);
-	free(env[1]);
-	free(env[2]);
+	for (i = 0; i < 5; i++)
+		free(env[i]);
 	return (0);
 }
 
@@ -295,6 +320,18 @@ runner_release(struct runner *r)
 	for (i = 0; i < r->nsteps; i++)
 		script_spec_release(&r->steps[i].spec);
 	r->nsteps = 0;
+	free(r->cache_shared);
+	free(r->cache_private);
+	r->cache_shared = r->cache_private = NULL;
+}
+
+void
+runner_step_succeeded(struct runner *r, size_t n)
+{
+	/* What a successful init put in the deployment's cache is shared. */
+	if (n < r->nsteps && strcmp(r->steps[n].name, "init") == 0 &&
+	    r->cache_shared != NULL)
+		tfcache_sync(r->cache_private, r->cache_shared);
 }
 
 /* terraform output -json: {"name": {"sensitive": b, "value": v}, ...} */

@@ -40,6 +40,8 @@ struct runner {
 	enum provider_kind	 kind;
 	struct runner_step	 steps[RUNNER_MAX_STEPS];
 	size_t			 nsteps;
+	char			*cache_shared;	/* tfcache.h */
+	char			*cache_private;
 };
 
 /* A provider's settings for a run, next to the script's run_spec. */
@@ -51,10 +53,19 @@ struct runner_settings {
 	const char	*plugin_cache;		/* shared terraform plugin cache */
 };
 
+/*
+ * Terraform's plugin cache (tfcache.h): the shared cache is never given to
+ * terraform; each deployment's init runs with statedir/plugin-cache,
+ * seeded from the shared one by runner_prepare and published back by
+ * runner_step_succeeded after a successful init.
+ */
+
 int	runner_prepare(struct runner *, const struct provider *,
 	    const struct run_spec *, const struct runner_settings *,
 	    char **cause);
 void	runner_release(struct runner *);
+/* Step N exited 0 (not cancelled, not timed out): after-step work. */
+void	runner_step_succeeded(struct runner *, size_t n);
 /*
  * The outputs of a successful apply: from $CLOUDSPHERE_OUTPUTS (script,
  * ansible) or from "terraform output -json" (captured).  Values of

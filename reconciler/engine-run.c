@@ -380,6 +380,7 @@ erun_prepare(struct erun *run, char **cause)
 	run->spec.command = (const char *const *)bp->command;
 	run->spec.ncommand = bp->ncommand;
 	run->spec.timeout = (int)bp->timeout[run->action];
+	run->spec.plan_timeout = (int)bp->timeout[PROVIDER_PLAN];
 	run->spec.grace = e->cfg.grace;
 	settings.playbook = bp->playbook;
 	settings.inventory = bp->inventory;
@@ -594,6 +595,8 @@ erun_exited(const struct proc_result *pr, void *arg)
 		if (s->capture && run->captured.len == 0 && pr->exit_code != 0)
 			state = "failed";
 		else {
+			if (pr->exit_code == 0)
+				runner_step_succeeded(&run->runner, run->step);
 			run->step++;
 			erun_step(run);
 			return;
@@ -622,13 +625,17 @@ erun_exited(const struct proc_result *pr, void *arg)
 
 static void
 erun_finish(struct erun *run, const char *state, int exit_code,
-    const char *cause, const char *outputs)
+    const char *raw_cause, const char *outputs)
 {
 	struct engine		*e = run->e;
 	struct store_deployment	 row;
 	bool			 ok = strcmp(state, "succeeded") == 0;
 	int64_t			 id = run->id;
+	char			*cause = NULL;
 
+	/* A tool's error may quote a secret (a failing command line). */
+	if (raw_cause != NULL)
+		cause = redact_string(run->secrets, run->nsecrets, raw_cause);
 	redact_finish(run->redact, erun_capped, run);
 	logcap_finish(&run->cap, erun_store_bytes, run);
 	erun_flush(run);
@@ -673,6 +680,7 @@ erun_finish(struct erun *run, const char *state, int exit_code,
 	}
 	erun_report(run, state, cause);
 	store_commit(e->store);
+	free(cause);
 	if (run->state == ERUN_RUNNING)
 		e->running--;
 	erun_free(run);
