@@ -27,6 +27,7 @@ recap_release(struct recap *r)
 	buf_release(&r->line);
 	buf_release(&r->doc);
 	free(r->error);
+	free(r->where);
 	memset(r, 0, sizeof *r);
 }
 
@@ -76,6 +77,28 @@ recap_line(struct recap *r, const char *line, size_t len)
 	/* On one line (ANSIBLE_JSON_INDENT=0), or jsonl's stats event. */
 	if (line[0] == '{' && strstr(line, "\"stats\"") != NULL) {
 		recap_json(r, line, len);
+		return;
+	}
+	/*
+	 * "The error appears to be in '/state/runs/7/work/site.yml': line 7,
+	 * column 8, but may" (the path made relative to the blueprint).
+	 */
+	if (strncmp(line, "The error appears to be in '", 28) == 0 &&
+	    r->where == NULL) {
+		const char	*path = line + 28, *end, *at, *p;
+		size_t		 n;
+
+		if ((end = strstr(path, "': ")) != NULL) {
+			for (p = path; (at = strstr(p, "/work/")) != NULL &&
+			    at < end; p = at + 6)
+				path = at + 6;
+			n = strcspn(end + 3, ",");
+			if (end[3 + n] == ',' && strncmp(end + 4 + n, " column ",
+			    8) == 0)
+				n += 8 + strspn(end + 12 + n, "0123456789") + 1;
+			r->where = xasprintf("%.*s: %.*s", (int)(end - path),
+			    path, (int)n, end + 3);
+		}
 		return;
 	}
 	if (strncmp(line, "ERROR! ", 7) == 0) {
@@ -234,6 +257,9 @@ recap_cause(const struct recap *r, int code)
 		what = "error";
 		break;
 	}
+	if (r->error != NULL && r->where != NULL)
+		return (xasprintf("exited %d: %s: %s (%s)", code, what,
+		    r->error, r->where));
 	if (r->error != NULL)
 		return (xasprintf("exited %d: %s: %s", code, what, r->error));
 	return (xasprintf("exited %d: %s", code, what));

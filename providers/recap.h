@@ -29,6 +29,7 @@ struct recap {
 	int		 ok, changed, unreachable, failed, skipped, rescued,
 			 ignored;
 	char		*error;		/* the first "ERROR! ..." line */
+	char		*where;		/* "site.yml: line 7, column 8" */
 };
 
 void	 recap_init(struct recap *);

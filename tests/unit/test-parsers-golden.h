@@ -38,10 +38,12 @@
 	    "exited 4: 1 host unreachable", NULL, 0 },
 	{ "ansible/out/an-10-syntax-error-json", READ_RECAP,
 	    NULL,
-	    "exited 4: the playbook could not be parsed: We were unable to read either as JSON nor YAML, these are the errors we got from each:", NULL, 0 },
+	    "exited 4: the playbook could not be parsed: We were unable to read either as JSON nor YAML, these are the errors we got from each: "
+	    "(/srv/example/pb/syntax-error.yml: line 7, column 8)", NULL, 0 },
 	{ "ansible/out/an-11-unknown-module-json", READ_RECAP,
 	    NULL,
-	    "exited 4: the playbook could not be parsed: couldn't resolve module/action 'not.a.real.module'. This often indicates a misspelling, missing collection, or incorrect module path.", NULL, 0 },
+	    "exited 4: the playbook could not be parsed: couldn't resolve module/action 'not.a.real.module'. This often indicates a misspelling, missing collection, or incorrect module path. "
+	    "(/srv/example/pb/unknown-module.yml: line 5, column 7)", NULL, 0 },
 	{ "ansible/out/an-12-missing-playbook", READ_RECAP,
 	    NULL,
 	    "exited 1: error: the playbook: does-not-exist.yml could not be found", NULL, 0 },
