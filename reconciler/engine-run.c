@@ -280,12 +280,12 @@ struct run_resolve {
 };
 
 static int
-run_secret(void *arg, const char *name, char **value)
+run_secret(void *arg, const char *name, char **value, char **cause)
 {
 	struct erun	*run = arg;
 	int		 error;
 
-	if ((error = engine_secret(run->e, name, value)) != 0)
+	if ((error = engine_secret(run->e, name, value, cause)) != 0)
 		return (error);
 	run->secrets = xreallocarray(run->secrets, run->nsecrets + 1,
 	    sizeof *run->secrets);

@@ -59,12 +59,16 @@ engine_set_config(struct engine *e, const struct engine_config *cfg)
 {
 	free(e->state_dir);
 	free(e->secrets_dir);
+	free(e->credentials_dir);
 	e->cfg = *cfg;
 	e->state_dir = xstrdup(cfg->state_dir);
 	e->secrets_dir = cfg->secrets_dir != NULL ?
 	    xstrdup(cfg->secrets_dir) : NULL;
 	e->cfg.state_dir = e->state_dir;
 	e->cfg.secrets_dir = e->secrets_dir;
+	e->credentials_dir = cfg->credentials_dir != NULL ?
+	    xstrdup(cfg->credentials_dir) : NULL;
+	e->cfg.credentials_dir = e->credentials_dir;
 	if (e->cfg.max_parallel_runs < 1)
 		e->cfg.max_parallel_runs = 1;
 	engine_kick(e);
@@ -124,6 +128,7 @@ engine_free(struct engine *e)
 	free(e->key);
 	free(e->state_dir);
 	free(e->secrets_dir);
+	free(e->credentials_dir);
 	free(e);
 }
 
@@ -288,24 +293,21 @@ struct resolve_ctx {
 	struct rows	*rows;
 };
 
+/* secrets_dir first, then systemd's credentials (secrets.h). */
 int
-engine_secret(void *arg, const char *name, char **value)
+engine_secret(void *arg, const char *name, char **value, char **cause)
 {
 	struct engine	*e = arg;
-	char		*cause = NULL;
-	int		 error;
 
-	if (e->secrets_dir == NULL)
-		return (-ENOENT);
-	error = secrets_read(e->secrets_dir, name, value, &cause);
-	free(cause);
-	return (error);
+	return (secrets_lookup(e->secrets_dir, e->credentials_dir, name,
+	    value, cause));
 }
 
 static int
-resolve_secret(void *arg, const char *name, char **value)
+resolve_secret(void *arg, const char *name, char **value, char **cause)
 {
-	return (engine_secret(((struct resolve_ctx *)arg)->e, name, value));
+	return (engine_secret(((struct resolve_ctx *)arg)->e, name, value,
+	    cause));
 }
 
 static json_t *

@@ -118,7 +118,13 @@ pbdep() {
 	} >"$work/deployments/$name.yaml"
 }
 pbdep files pb "message: one"
-d_deployment down "inputs: { upstream: \"\${{ deployments.files.outputs.path }}\" }"
+d_deployment down "inputs: { upstream: \"\${{ deployments.files.outputs.path }}\", token: \"\${{ secrets.credtoken }}\" }"
+# A systemd credential (LoadCredential=), found after secrets_dir.
+credential=cred-Value-5151
+mkdir -p "$tmp/creds"
+printf '%s\n' "$credential" >"$tmp/creds/credtoken"
+chmod 400 "$tmp/creds/credtoken"
+export CREDENTIALS_DIRECTORY=$tmp/creds
 d_commit "an ansible deployment and one downstream"
 d_start || { not_ok "daemon starts"; tap_done; }
 ok "daemon starts"
@@ -143,6 +149,10 @@ check "the debug task's message reached the log, redacted" grep -q 'token is \*\
 d_check_phase down ready 30
 check "files' output is wired into down" \
     test "$(d_field down "d['outputs']['upstream']")" = "$managed/files/managed.txt"
+d_ctl log "$(run_field down 1 "r['id']")" >"$tmp/logdown" 2>&1
+cred_redacted() { grep -q '"token": *"\*\*\*"' "$tmp/logdown"; }
+check "down got the systemd credential, redacted in its log" cred_redacted
+cred_redacted || sed 's/^/# /' "$tmp/logdown"
 
 # Update.
 pbdep files pb "message: two"
@@ -170,7 +180,12 @@ check "the plan ran with --check --diff (its diff is in the log)" \
 pbdep failing pb "fail: true"
 pbdep dead pbdead
 pbdep broken pbbroken
-d_commit "a failing task, an unreachable host, a syntax error"
+# A secret file that others may read: refused, the cause names the file.
+printf 'leaky-Value-6262\n' >"$tmp/secrets/leaky"
+chmod 644 "$tmp/secrets/leaky"
+pbdep leaky pb
+sed -i 's/secrets.antoken/secrets.leaky/' "$work/deployments/leaky.yaml"
+d_commit "a failing task, an unreachable host, a syntax error, a leaky secret"
 d_check_phase failing failed 60
 check "a failing task: its cause ($(run_field failing 1 "r['cause']"))" \
     test "$(run_field failing 1 "r['cause']")" = "exited 2: 1 host failed"
@@ -184,7 +199,11 @@ case $cause in
 	ok "a syntax error: its cause ($cause)" ;;
 *)	not_ok "a syntax error: its cause ($cause)" ;;
 esac
-for dep in failing dead broken; do d_ctl suspend $dep >/dev/null 2>&1; done
+d_check_phase leaky failed 60
+cause=$(run_field leaky 1 "r['cause']")
+check "a secret file readable by others is refused ($cause)" test "$cause" = \
+    "secret 'leaky': $tmp/secrets/leaky: readable by others (mode 644); chmod 600 it"
+for dep in failing dead broken leaky; do d_ctl suspend $dep >/dev/null 2>&1; done
 
 # Destroy through destroy_playbook.
 git -C "$work" rm -q deployments/files.yaml deployments/down.yaml
@@ -200,7 +219,7 @@ for r in $all_runs; do
 	curl -s --unix-socket "$tmp/ctl.sock" "http://localhost/api/v1/runs/$r/log"
 done >"$tmp/all-logs" 2>&1
 {
-	for dep in files down failing dead broken; do
+	for dep in files down failing dead broken leaky; do
 		d_ctl --json show "$dep"; d_ctl --json history "$dep"
 	done
 	d_ctl --json deployments; d_ctl --json runs
@@ -211,6 +230,9 @@ check "the secret is not in the store" sh -c "! grep -a -q -F '$secret' '$state'
 check "the secret is not in any run's log" sh -c "! grep -q -F '$secret' '$tmp/all-logs'"
 check "the secret is not in any API answer" sh -c "! grep -q -F '$secret' '$tmp/api'"
 check "the secret is not in the daemon's log" sh -c "! grep -q -F '$secret' '$tmp/daemon.log'"
+for v in "$credential" leaky-Value-6262; do
+	check "nor the value $v" sh -c "! grep -a -q -F '$v' '$state'/cloudsphere.db* '$tmp/all-logs' '$tmp/api' '$tmp/daemon.log'"
+done
 
 d_stop
 check "daemon stops on SIGTERM with status 0" test "$d_status" -eq 0
