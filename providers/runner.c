@@ -334,14 +334,68 @@ runner_step_succeeded(struct runner *r, size_t n)
 		tfcache_sync(r->cache_private, r->cache_shared);
 }
 
-/* terraform output -json: {"name": {"sensitive": b, "value": v}, ...} */
+/* Every string inside v, for redaction. */
+static void
+add_strings(const json_t *v, char ***secrets, size_t *nsecrets)
+{
+	const json_t	*item;
+	const char	*k;
+	size_t		 i;
+
+	if (json_is_string(v)) {
+		*secrets = xreallocarray(*secrets, *nsecrets + 1,
+		    sizeof **secrets);
+		(*secrets)[(*nsecrets)++] = xstrdup(json_string_value(v));
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, item)
+			add_strings(item, secrets, nsecrets);
+	} else if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, k, item)
+			add_strings(item, secrets, nsecrets);
+	}
+}
+
+static char *
+sensitive_path(const char *statedir)
+{
+	return (xasprintf("%s/%s", statedir, RUNNER_SENSITIVE_FILE));
+}
+
+/* The deployment's sensitive outputs (an object), or NULL. */
+static json_t *
+sensitive_load(const char *statedir)
+{
+	char	*path = sensitive_path(statedir);
+	json_t	*all;
+	int	 fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	free(path);
+	if (fd == -1)
+		return (NULL);
+	all = json_loadfd(fd, 0, NULL);
+	close(fd);
+	if (all != NULL && !json_is_object(all)) {
+		json_decref(all);
+		all = NULL;
+	}
+	return (all);
+}
+
+/*
+ * terraform output -json: {"name": {"sensitive": b, "value": v}, ...}.
+ * A sensitive value is stored as "***"; the value itself stays in the
+ * deployment's state folder, next to the state that holds it anyway.
+ */
 static int
-terraform_outputs(const char *data, size_t len, json_t **out,
-    char ***secrets, size_t *nsecrets, char **cause)
+terraform_outputs(const struct run_spec *rs, const char *data, size_t len,
+    json_t **out, char ***secrets, size_t *nsecrets, char **cause)
 {
 	json_error_t	 jerr;
-	json_t		*all, *o, *v;
+	json_t		*all, *o, *v, *sensitive;
 	const char	*k;
+	char		*path, *dump;
+	int		 error = 0;
 
 	if ((all = json_loadb(data, len, 0, &jerr)) == NULL ||
 	    !json_is_object(all)) {
@@ -351,20 +405,68 @@ terraform_outputs(const char *data, size_t len, json_t **out,
 		return (-EINVAL);
 	}
 	*out = json_object();
+	sensitive = json_object();
 	json_object_foreach(all, k, o) {
 		if ((v = json_object_get(o, "value")) == NULL)
 			continue;
-		json_object_set(*out, k, v);
-		if (json_is_true(json_object_get(o, "sensitive")) &&
-		    json_is_string(v)) {
-			*secrets = xreallocarray(*secrets, *nsecrets + 1,
-			    sizeof **secrets);
-			(*secrets)[(*nsecrets)++] = xstrdup(
-			    json_string_value(v));
-		}
+		if (json_is_true(json_object_get(o, "sensitive"))) {
+			add_strings(v, secrets, nsecrets);
+			json_object_set(sensitive, k, v);
+			json_object_set_new(*out, k, json_string(RUNNER_REDACTED));
+		} else
+			json_object_set(*out, k, v);
 	}
 	json_decref(all);
-	return (0);
+	if (rs != NULL && rs->statedir != NULL) {
+		path = sensitive_path(rs->statedir);
+		if (json_object_size(sensitive) == 0)
+			unlink(path);
+		else {
+			dump = json_dumps(sensitive, JSON_COMPACT |
+			    JSON_SORT_KEYS);
+			error = write_private(path, dump != NULL ? dump : "{}",
+			    cause);
+			if (dump != NULL) {
+				explicit_bzero(dump, strlen(dump));
+				free(dump);
+			}
+		}
+		free(path);
+	}
+	json_decref(sensitive);
+	if (error != 0) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return (error);
+}
+
+json_t *
+runner_sensitive_output(const char *statedir, const char *name,
+    char ***secrets, size_t *nsecrets)
+{
+	json_t	*all, *v;
+
+	if ((all = sensitive_load(statedir)) == NULL)
+		return (NULL);
+	if ((v = json_object_get(all, name)) != NULL) {
+		json_incref(v);
+		add_strings(v, secrets, nsecrets);
+	}
+	json_decref(all);
+	return (v);
+}
+
+void
+runner_sensitive_secrets(const char *statedir, char ***secrets,
+    size_t *nsecrets)
+{
+	json_t	*all;
+
+	if ((all = sensitive_load(statedir)) != NULL) {
+		add_strings(all, secrets, nsecrets);
+		json_decref(all);
+	}
 }
 
 int
@@ -375,7 +477,8 @@ runner_outputs(const struct runner *r, const struct run_spec *rs,
 	*out = NULL;
 	*cause = NULL;
 	if (r->kind == PROVIDER_TERRAFORM || r->kind == PROVIDER_TOFU)
-		return (terraform_outputs(captured != NULL ? captured : "{}",
-		    captured != NULL ? len : 2, out, secrets, nsecrets, cause));
+		return (terraform_outputs(rs, captured != NULL ? captured :
+		    "{}", captured != NULL ? len : 2, out, secrets, nsecrets,
+		    cause));
 	return (script_outputs(rs, out, cause));
 }

@@ -20,6 +20,8 @@
 
 #define RUNNER_MAX_STEPS	4
 #define RUNNER_CAPTURE_MAX	(4 * 1024 * 1024)
+#define RUNNER_SENSITIVE_FILE	"sensitive-outputs.json"
+#define RUNNER_REDACTED		"***"	/* a sensitive output as stored */
 
 enum runner_parser {
 	RUNNER_RAW,		/* output to the log as it is */
@@ -68,11 +70,24 @@ void	runner_release(struct runner *);
 void	runner_step_succeeded(struct runner *, size_t n);
 /*
  * The outputs of a successful apply: from $CLOUDSPHERE_OUTPUTS (script,
- * ansible) or from "terraform output -json" (captured).  Values of
- * sensitive Terraform outputs are added to *secrets.
+ * ansible) or from "terraform output -json" (captured).  A sensitive
+ * Terraform output becomes a secret: "***" in *out, every string in its
+ * value added to *secrets, the value itself kept in the deployment's
+ * state folder (RUNNER_SENSITIVE_FILE, 0600) for the deployments that use
+ * it (rs may be NULL: nothing kept).
  */
 int	runner_outputs(const struct runner *, const struct run_spec *,
 	    const char *captured, size_t len, json_t **out, char ***secrets,
 	    size_t *nsecrets, char **cause);
+
+/*
+ * Output NAME of the deployment whose state folder is statedir, when it
+ * was sensitive (a new reference, its strings added to *secrets), or NULL.
+ */
+json_t	*runner_sensitive_output(const char *statedir, const char *name,
+	    char ***secrets, size_t *nsecrets);
+/* Every string of the deployment's sensitive outputs, to redact. */
+void	 runner_sensitive_secrets(const char *statedir, char ***secrets,
+	    size_t *nsecrets);
 
 #endif

@@ -310,6 +310,20 @@ run_output(void *arg, const char *dep, const char *output)
 		json_decref(all);
 	}
 	store_deployment_release(&row);
+	/* A sensitive output: its value from the upstream's state folder. */
+	if (json_is_string(v) &&
+	    strcmp(json_string_value(v), RUNNER_REDACTED) == 0) {
+		char	*dir = xasprintf("%s/deployments/%s/%s",
+		    run->e->state_dir, run->repo->name, dep);
+		json_t	*secret = runner_sensitive_output(dir, output,
+		    &run->secrets, &run->nsecrets);
+
+		free(dir);
+		if (secret != NULL) {
+			json_decref(v);
+			v = secret;
+		}
+	}
 	return (v);
 }
 
@@ -363,6 +377,8 @@ erun_prepare(struct erun *run, char **cause)
 			    json_is_string(v) ? json_string_value(v) : "");
 		json_decref(env);
 	}
+	/* This deployment's own sensitive outputs, should a tool print them. */
+	runner_sensitive_secrets(run->statedir, &run->secrets, &run->nsecrets);
 	run->redact = redact_new(run->secrets, run->nsecrets);
 
 	tmp = xasprintf("%s/tmp", run->rundir);

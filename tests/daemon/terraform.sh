@@ -78,6 +78,8 @@ tfdep() {
 }
 tfdep web "inputs: { value: one, token: \"\${{ secrets.tftoken }}\" }"
 tfdep locked "inputs: { value: locked, token: \"\${{ secrets.tftoken }}\" }"
+# A sensitive output is a secret downstream: the value, redacted.
+d_deployment down2 "inputs: { value: \"\${{ deployments.web.outputs.secret }}\" }"
 d_deployment down "inputs: { upstream: \"\${{ deployments.web.outputs.value }}\" }"
 d_commit "a terraform deployment and one downstream"
 d_start || { not_ok "daemon starts"; tap_done; }
@@ -108,6 +110,13 @@ check "the provisioner's echo reached the log, redacted" grep -q 'token=\*\*\*' 
 d_check_phase down ready 30
 check "web's output is wired into down" \
     test "$(d_field down "d['outputs']['upstream']")" = one
+d_check_phase down2 ready 30
+check "web's sensitive output reaches down2 as its value" \
+    test "$(cat "$state/deployments/infra/down2/applied" 2>/dev/null)" = "$secret"
+check "down2's output of it is stored redacted" \
+    test "$(d_field down2 "d['outputs']['value']")" = '***'
+check "the value is kept in web's state folder, private" \
+    test "$(stat -c %a "$state/deployments/infra/web/sensitive-outputs.json")" = 600
 
 # Update in place.
 tfdep web "inputs: { value: two, token: \"\${{ secrets.tftoken }}\" }"
@@ -196,7 +205,7 @@ wait "$holder" 2>/dev/null
 d_ctl suspend locked >/dev/null 2>&1
 
 # Destroy through a destroy plan.
-git -C "$work" rm -q deployments/web.yaml deployments/down.yaml \
+git -C "$work" rm -q deployments/web.yaml deployments/down.yaml deployments/down2.yaml \
     deployments/bad.yaml
 d_commit "remove web, down and bad"
 d_check_phase web destroyed 90
@@ -222,7 +231,7 @@ for r in $all_runs; do
 	curl -s --unix-socket "$tmp/ctl.sock" "http://localhost/api/v1/runs/$r/log"
 done >"$tmp/all-logs" 2>&1
 {
-	for dep in web down bad slow locked; do
+	for dep in web down down2 bad slow locked; do
 		d_ctl --json show "$dep"; d_ctl --json runs "$dep"
 		d_ctl --json history "$dep"; d_ctl show "$dep"
 	done
