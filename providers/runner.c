@@ -68,6 +68,42 @@ write_private(const char *path, const char *data, char **cause)
 	return (0);
 }
 
+/* Copy a small file (the dependency lock file) through a renamed temporary. */
+static int
+copy_file(const char *from, const char *to)
+{
+	struct stat	 st;
+	char		*tmp, *data, *cause = NULL;
+	ssize_t		 n;
+	int		 fd, error;
+
+	if ((fd = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return (-errno);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > RUNNER_LOCKFILE_MAX) {
+		close(fd);
+		return (-EINVAL);
+	}
+	data = xmalloc((size_t)st.st_size + 1);
+	n = read(fd, data, (size_t)st.st_size);
+	close(fd);
+	if (n != (ssize_t)st.st_size) {
+		free(data);
+		return (-EIO);
+	}
+	data[n] = '\0';
+	tmp = xasprintf("%s.tmp", to);
+	if ((error = write_private(tmp, data, &cause)) == 0 &&
+	    rename(tmp, to) != 0)
+		error = -errno;
+	free(cause);
+	if (error != 0)
+		unlink(tmp);
+	free(tmp);
+	free(data);
+	return (error);
+}
+
 /*
  * One step: argv from a NULL-terminated list, the script provider's
  * environment (which has the CLOUDSPHERE_* variables) plus extra ones.
@@ -93,6 +129,8 @@ add_step(struct runner *r, const char *name, struct strv *argv,
 	s->if_changes = if_changes;
 }
 
+static char	*sensitive_path(const char *);
+
 static int
 find(const char *name, char **out, char **cause)
 {
@@ -115,6 +153,9 @@ terraform_prepare(struct runner *r, const struct run_spec *rs,
 	bool		 destroy = strcmp(rs->action, "destroy") == 0;
 	bool		 apply = destroy || strcmp(rs->action, "apply") == 0;
 	int		 error, plan_timeout, i;
+
+	if (destroy)
+		r->sensitive = sensitive_path(rs->statedir);
 
 	if ((error = find(bin, &tf, cause)) != 0)
 		return (error);
@@ -168,6 +209,19 @@ terraform_prepare(struct runner *r, const struct run_spec *rs,
 	 * the blueprint's plan timeout, the apply of the plan its own.
 	 */
 	plan_timeout = rs->plan_timeout > 0 ? rs->plan_timeout : base->timeout;
+	/*
+	 * The dependency lock file: the blueprint's when it has one, else
+	 * the one the last init wrote, kept with the state, so that a run
+	 * never picks newer provider versions behind the operator's back.
+	 */
+	r->lock_work = xasprintf("%s/.terraform.lock.hcl", rs->workdir);
+	r->lock_state = xasprintf("%s/.terraform.lock.hcl", rs->statedir);
+	if (access(r->lock_work, F_OK) == 0) {
+		free(r->lock_state);
+		r->lock_state = NULL;
+	} else
+		copy_file(r->lock_state, r->lock_work);
+
 	memset(&argv, 0, sizeof argv);
 	strv_add(&argv, xstrdup(tf));
 	strv_add(&argv, xstrdup("init"));
@@ -322,16 +376,29 @@ runner_release(struct runner *r)
 	r->nsteps = 0;
 	free(r->cache_shared);
 	free(r->cache_private);
+	free(r->lock_work);
+	free(r->lock_state);
+	free(r->sensitive);
 	r->cache_shared = r->cache_private = NULL;
+	r->lock_work = r->lock_state = r->sensitive = NULL;
 }
 
 void
 runner_step_succeeded(struct runner *r, size_t n)
 {
-	/* What a successful init put in the deployment's cache is shared. */
-	if (n < r->nsteps && strcmp(r->steps[n].name, "init") == 0 &&
-	    r->cache_shared != NULL)
-		tfcache_sync(r->cache_private, r->cache_shared);
+	if (n >= r->nsteps)
+		return;
+	if (strcmp(r->steps[n].name, "init") == 0) {
+		/* What it put in the deployment's cache is shared. */
+		if (r->cache_shared != NULL)
+			tfcache_sync(r->cache_private, r->cache_shared);
+		/* The lock file it wrote is kept for the next runs. */
+		if (r->lock_state != NULL)
+			copy_file(r->lock_work, r->lock_state);
+	}
+	/* Destroyed: the sensitive outputs are gone with the resources. */
+	if (strcmp(r->steps[n].name, "apply") == 0 && r->sensitive != NULL)
+		unlink(r->sensitive);
 }
 
 /* Every string inside v, for redaction. */

@@ -21,6 +21,7 @@
 #define RUNNER_MAX_STEPS	4
 #define RUNNER_CAPTURE_MAX	(4 * 1024 * 1024)
 #define RUNNER_SENSITIVE_FILE	"sensitive-outputs.json"
+#define RUNNER_LOCKFILE_MAX	(1024 * 1024)
 #define RUNNER_REDACTED		"***"	/* a sensitive output as stored */
 
 enum runner_parser {
@@ -44,6 +45,9 @@ struct runner {
 	size_t			 nsteps;
 	char			*cache_shared;	/* tfcache.h */
 	char			*cache_private;
+	char			*lock_work;	/* .terraform.lock.hcl */
+	char			*lock_state;	/* kept, or NULL: the blueprint's */
+	char			*sensitive;	/* removed by a destroy */
 };
 
 /* A provider's settings for a run, next to the script's run_spec. */

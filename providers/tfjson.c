@@ -279,8 +279,10 @@ tfjson_summary(const struct tfjson *t)
 	    t->change, t->remove);
 	/* The addresses, sorted: the plan lists them in walk order. */
 	sorted = xreallocarray(NULL, t->nchanges + 1, sizeof *sorted);
-	memcpy(sorted, t->changes, t->nchanges * sizeof *sorted);
-	qsort(sorted, t->nchanges, sizeof *sorted, tfjson_change_cmp);
+	if (t->nchanges > 0) {
+		memcpy(sorted, t->changes, t->nchanges * sizeof *sorted);
+		qsort(sorted, t->nchanges, sizeof *sorted, tfjson_change_cmp);
+	}
 	for (i = 0; i < t->nchanges; i++) {
 		if (strcmp(sorted[i].action, "noop") == 0)
 			continue;
