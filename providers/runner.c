@@ -219,8 +219,14 @@ terraform_prepare(struct runner *r, const struct run_spec *rs,
 	if (access(r->lock_work, F_OK) == 0) {
 		free(r->lock_state);
 		r->lock_state = NULL;
-	} else
+	} else {
 		copy_file(r->lock_state, r->lock_work);
+		/* A plan (a preview, a drift check) changes nothing kept. */
+		if (!apply) {
+			free(r->lock_state);
+			r->lock_state = NULL;
+		}
+	}
 
 	memset(&argv, 0, sizeof argv);
 	strv_add(&argv, xstrdup(tf));

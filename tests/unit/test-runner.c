@@ -287,6 +287,17 @@ test_terraform_lock_file(void **state)
 	assert_string_equal(s = read_text(state_lock), "# v1\n");
 	free(s);
 	runner_release(&r);
+	/* A plan uses the kept lock file and keeps nothing. */
+	unlink(work_lock);
+	f.rs.action = "plan";
+	prepare(&r, &f, PROVIDER_TERRAFORM, &set);
+	assert_string_equal(s = read_text(work_lock), "# v1\n");
+	free(s);
+	tu_write(f.root, "run/work/.terraform.lock.hcl", "# v2\n", 0);
+	runner_step_succeeded(&r, 0);
+	assert_string_equal(s = read_text(state_lock), "# v1\n");
+	free(s);
+	runner_release(&r);
 	free(work_lock);
 	free(state_lock);
 	fixture_release(&f);
