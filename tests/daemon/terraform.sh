@@ -150,6 +150,30 @@ case $cause in
 *)	not_ok "the failing provisioner's cause ($cause)" ;;
 esac
 
+# An init that fails: a provider that cannot be downloaded (no network).
+mkdir -p "$work/blueprints/tfnull"
+printf 'description: needs hashicorp/null\nprovider: terraform\n' \
+    >"$work/blueprints/tfnull/blueprint.yaml"
+cat >"$work/blueprints/tfnull/main.tf" <<'EOF'
+terraform {
+  required_providers {
+    null = { source = "hashicorp/null" }
+  }
+}
+EOF
+printf 'blueprint: tfnull\nenvironment: test\n' >"$work/deployments/needs.yaml"
+d_commit "needs: a provider to download"
+needs_ended() { case $(run_field needs 1 "r['state']") in failed|succeeded) return 0;; esac; return 1; }
+d_wait_cond 60 needs_ended
+cause=$(run_field needs 1 "r['cause']")
+if [ "$(run_field needs 1 "r['state']")" = succeeded ]; then
+	skip "init's failure: this host reached the registry"
+else
+	check "init's failure has its error in the cause ($cause)" \
+	    test "$cause" = "init: exited 1: Failed to query available provider packages"
+fi
+d_ctl suspend needs >/dev/null 2>&1
+
 # A timeout: the sleeping provisioner and its process group are killed.
 mkdir -p "$work/blueprints/tfslow"
 cp "$work/blueprints/tf/main.tf" "$work/blueprints/tfslow/"
@@ -231,7 +255,7 @@ for r in $all_runs; do
 	curl -s --unix-socket "$tmp/ctl.sock" "http://localhost/api/v1/runs/$r/log"
 done >"$tmp/all-logs" 2>&1
 {
-	for dep in web down down2 bad slow locked; do
+	for dep in web down down2 bad slow locked needs; do
 		d_ctl --json show "$dep"; d_ctl --json runs "$dep"
 		d_ctl --json history "$dep"; d_ctl show "$dep"
 	done
