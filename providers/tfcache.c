@@ -1,11 +1,17 @@
 /*
- * Sharing Terraform's plugin cache by hard links (see tfcache.h).  Every
+ * Sharing Terraform's plugin cache by copies (see tfcache.h).  Every
  * path is walked with *at() calls from folder descriptors opened without
  * following symbolic links: a cache holds folders and regular files only,
  * anything else is skipped, and so are dot names (our temporary folders).
+ * Files are copied, never hard-linked: terraform rewrites a package it
+ * reinstalls in place (O_TRUNC on the same inode, measured with 1.11), so
+ * a link would let one deployment's init write into every other cache.
+ * A copy is a reflink where the file system can (FICLONE: no space, no
+ * time), else copy_file_range, else read and write.
  */
 #include "config.h"
 
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -15,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <linux/fs.h>
 
 #include "tfcache.h"
 #include "xmalloc.h"
@@ -28,6 +36,51 @@ open_dir(int at, const char *name)
 {
 	return (openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC));
+}
+
+/* Copy the regular file NAME of FROM to a new file NAME in TO. */
+static int
+copy_at(int from, const char *name, int to, const char *toname, mode_t mode)
+{
+	char		 buf[65536];
+	ssize_t		 n, w, off;
+	int		 in, out, error = 0;
+
+	if ((in = openat(from, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return (-errno);
+	if ((out = openat(to, toname, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, mode & 0777)) == -1) {
+		error = -errno;
+		close(in);
+		return (error);
+	}
+	if (ioctl(out, FICLONE, in) != 0) {
+		/* No reflink here: copy_file_range, or plain reads. */
+		while ((n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0)) > 0)
+			;
+		if (n < 0 && (errno == EXDEV || errno == ENOSYS ||
+		    errno == EINVAL || errno == EOPNOTSUPP)) {
+			while ((n = read(in, buf, sizeof buf)) > 0) {
+				for (off = 0; off < n; off += w) {
+					if ((w = write(out, buf + off,
+					    (size_t)(n - off))) <= 0) {
+						n = -1;
+						break;
+					}
+				}
+				if (n < 0)
+					break;
+			}
+		}
+		if (n < 0)
+			error = errno != 0 ? -errno : -EIO;
+	}
+	if (close(out) != 0 && error == 0)
+		error = -errno;
+	close(in);
+	if (error != 0)
+		unlinkat(to, toname, 0);
+	return (error);
 }
 
 /* Remove what a failed publication left. */
@@ -55,9 +108,9 @@ remove_tree(int at, const char *name, int depth)
 	unlinkat(at, name, AT_REMOVEDIR);
 }
 
-/* Link the whole folder FROM into the new folder TO: -errno on failure. */
+/* Copy the whole folder FROM into the new folder TO: -errno on failure. */
 static int
-link_tree(int from, int to, int depth)
+copy_tree(int from, int to, int depth)
 {
 	struct dirent	*de;
 	struct stat	 st;
@@ -84,10 +137,10 @@ link_tree(int from, int to, int depth)
 		}
 		if (fstatat(from, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 			error = -errno;
-		else if (S_ISREG(st.st_mode)) {
-			if (linkat(from, de->d_name, to, de->d_name, 0) != 0)
-				error = -errno;
-		} else if (S_ISDIR(st.st_mode)) {
+		else if (S_ISREG(st.st_mode))
+			error = copy_at(from, de->d_name, to, de->d_name,
+			    st.st_mode);
+		else if (S_ISDIR(st.st_mode)) {
 			if (mkdirat(to, de->d_name, 0755) != 0)
 				error = -errno;
 			else if ((sub = open_dir(from, de->d_name)) == -1)
@@ -96,7 +149,7 @@ link_tree(int from, int to, int depth)
 				if ((subto = open_dir(to, de->d_name)) == -1)
 					error = -errno;
 				else {
-					error = link_tree(sub, subto,
+					error = copy_tree(sub, subto,
 					    depth + 1);
 					close(subto);
 				}
@@ -109,15 +162,34 @@ link_tree(int from, int to, int depth)
 	return (error);
 }
 
+static unsigned	tfcache_serial;
+
+static int
+copy_file_renamed(int from, int to, const char *name, mode_t mode)
+{
+	char	tmp[64];
+	int	error;
+
+	snprintf(tmp, sizeof tmp, ".tmp.%ld.%u", (long)getpid(),
+	    tfcache_serial++);
+	if ((error = copy_at(from, name, to, tmp, mode)) != 0)
+		return (error);
+	/* Linked, then the temporary unlinked: never replaces a file. */
+	if (linkat(to, tmp, to, name, 0) != 0)
+		error = -errno;
+	unlinkat(to, tmp, 0);
+	return (error);
+}
+
 /* Publish package NAME of FROM into TO under a temporary name, renamed. */
 static int
-link_package(int from, int to, const char *name)
+copy_package(int from, int to, const char *name)
 {
-	static unsigned	 serial;
 	char		 tmp[64];
 	int		 sub, subto, error;
 
-	snprintf(tmp, sizeof tmp, ".tmp.%ld.%u", (long)getpid(), serial++);
+	snprintf(tmp, sizeof tmp, ".tmp.%ld.%u", (long)getpid(),
+	    tfcache_serial++);
 	if ((sub = open_dir(from, name)) == -1)
 		return (-errno);
 	if (mkdirat(to, tmp, 0755) != 0 || (subto = open_dir(to, tmp)) == -1) {
@@ -126,7 +198,7 @@ link_package(int from, int to, const char *name)
 		unlinkat(to, tmp, AT_REMOVEDIR);
 		return (error);
 	}
-	error = link_tree(sub, subto, TFCACHE_PACKAGE_DEPTH);
+	error = copy_tree(sub, subto, TFCACHE_PACKAGE_DEPTH);
 	close(subto);
 	close(sub);
 	/* renameat refuses to replace a folder that is not empty. */
@@ -161,15 +233,16 @@ sync_dir(int from, int to, int depth)
 		    (!S_ISDIR(st.st_mode) || depth == TFCACHE_PACKAGE_DEPTH))
 			continue;	/* already there */
 		if (S_ISREG(st.st_mode)) {
-			/* A packed archive: one file, linked at once. */
-			if (linkat(from, de->d_name, to, de->d_name, 0) == 0)
+			/* A packed archive: one file, copied then renamed. */
+			if (copy_file_renamed(from, to, de->d_name,
+			    st.st_mode) == 0)
 				added++;
 			continue;
 		}
 		if (!S_ISDIR(st.st_mode))
 			continue;
 		if (depth == TFCACHE_PACKAGE_DEPTH) {
-			if (link_package(from, to, de->d_name) == 0)
+			if (copy_package(from, to, de->d_name) == 0)
 				added++;
 			continue;
 		}

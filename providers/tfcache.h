@@ -5,18 +5,21 @@
  * at once.  So no terraform process ever writes the shared cache: each
  * deployment has a private cache folder (never two runs at once on one
  * deployment, so it has one writer at a time), seeded before "init" with
- * hard links to the shared packages it lacks, and what "init" added is
+ * copies of the shared packages it lacks, and what "init" added is
  * published back the same way once it succeeded.  A package folder is
- * linked under a temporary dot name and renamed into place, so whoever
- * reads a cache sees a whole package or none.  Hard links cost no space
- * and no copy; the cache is a convenience: anything that fails (another
- * file system, a full disk) only means terraform downloads again.
+ * copied under a temporary dot name and renamed into place, so whoever
+ * reads a cache sees a whole package or none.  Copies, not hard links:
+ * terraform rewrites a file it reinstalls in place, which would reach
+ * through a link into every cache; a copy is a reflink where the file
+ * system has them.  Disk use is what each deployment's own download would
+ * take; the network is spared.  The cache is a convenience: anything that
+ * fails (a full disk) only means terraform downloads again.
  */
 #ifndef TFCACHE_H
 #define TFCACHE_H
 
 /*
- * Link every package folder of the cache FROM (the unpacked layout
+ * Copy every package folder of the cache FROM (the unpacked layout
  * HOST/NAMESPACE/TYPE/VERSION/OS_ARCH/, or packed archives at any depth
  * above) that TO lacks into TO.  Best effort: returns the number of
  * packages added, or -errno when FROM cannot be read at all.

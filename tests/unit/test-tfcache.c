@@ -1,8 +1,10 @@
 /*
- * Terraform's plugin cache shared by hard links (providers/tfcache.c):
- * packages the target lacks are linked (same inode, no copy), whole
- * packages only, never replacing what is there, skipping symbolic links
- * and our temporary dot folders; both directions, as runs do.  No
+ * Terraform's plugin cache shared by copies (providers/tfcache.c):
+ * packages the target lacks are copied (their own inodes: terraform
+ * rewrites a reinstalled package in place, which must not reach another
+ * cache), whole packages only, never replacing what is there, skipping
+ * symbolic links and our temporary dot folders; both directions, as runs
+ * do.  No
  * terraform here: the layout is Terraform's (HOST/NS/TYPE/VERSION/ARCH).
  */
 #include "config.h"
@@ -34,6 +36,43 @@ inode(const char *root, const char *path)
 	return (st.st_ino);
 }
 
+static char *
+content(const char *root, const char *path)
+{
+	char	*p = xasprintf("%s/%s", root, path), *data = xmalloc(4096);
+	size_t	 len = 0;
+	FILE	*f;
+
+	if ((f = fopen(p, "r")) != NULL) {
+		len = fread(data, 1, 4095, f);
+		fclose(f);
+	}
+	data[len] = '\0';
+	free(p);
+	return (data);
+}
+
+/* A copy: the same bytes and mode, its own inode. */
+static void
+assert_copy(const char *a, const char *b, const char *path)
+{
+	char		*x = content(a, path), *y = content(b, path);
+	char		*pa = xasprintf("%s/%s", a, path);
+	char		*pb = xasprintf("%s/%s", b, path);
+	struct stat	 sa, sb;
+
+	assert_int_equal(lstat(pa, &sa), 0);
+	assert_int_equal(lstat(pb, &sb), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	assert_int_not_equal(sa.st_ino, sb.st_ino);
+	assert_int_equal(sa.st_mode & 0777, sb.st_mode & 0777);
+	assert_string_equal(x, y);
+	free(x);
+	free(y);
+	free(pa);
+	free(pb);
+}
+
 static void
 test_sync(void **state)
 {
@@ -49,12 +88,11 @@ test_sync(void **state)
 	assert_int_equal(symlink("/etc", p), 0);
 	free(p);
 
-	/* Seeding: one package, its files linked, not copied. */
+	/* Seeding: one package, its files copied. */
 	assert_int_equal(tfcache_sync(shared, mine), 1);
-	assert_int_equal(inode(mine, PKG "/terraform-provider-null_v3.2.1_x5"),
-	    inode(shared, PKG "/terraform-provider-null_v3.2.1_x5"));
-	assert_int_equal(inode(mine, PKG "/docs/README"),
-	    inode(shared, PKG "/docs/README"));
+	assert_copy(shared, mine, PKG "/terraform-provider-null_v3.2.1_x5");
+	assert_copy(shared, mine, PKG "/LICENSE");
+	assert_copy(shared, mine, PKG "/docs/README");
 	assert_int_equal(inode(mine, "registry.terraform.io/hashicorp/.tmp.1.0"), 0);
 	assert_int_equal(inode(mine, "registry.terraform.io/hashicorp/evil"), 0);
 	/* Again: nothing to add. */
@@ -63,8 +101,14 @@ test_sync(void **state)
 	/* An init added a version: published back, the rest untouched. */
 	tu_write(mine, PKG2 "/terraform-provider-null_v3.2.2_x5", "new", 0755);
 	assert_int_equal(tfcache_sync(mine, shared), 1);
-	assert_int_equal(inode(shared, PKG2 "/terraform-provider-null_v3.2.2_x5"),
-	    inode(mine, PKG2 "/terraform-provider-null_v3.2.2_x5"));
+	assert_copy(mine, shared, PKG2 "/terraform-provider-null_v3.2.2_x5");
+
+	/* Terraform rewriting its copy in place touches no other cache. */
+	tu_write(mine, PKG "/terraform-provider-null_v3.2.1_x5", "rewritten",
+	    0755);
+	p = content(shared, PKG "/terraform-provider-null_v3.2.1_x5");
+	assert_string_equal(p, "binary");
+	free(p);
 
 	/* A package already there is never replaced nor merged into. */
 	tu_write(mine, PKG "/extra", "extra", 0);
@@ -75,10 +119,13 @@ test_sync(void **state)
 	tu_write(mine, "registry.terraform.io/hashicorp/null/"
 	    "terraform-provider-null_3.2.3_linux_amd64.zip", "zip", 0);
 	assert_int_equal(tfcache_sync(mine, shared), 1);
+	assert_copy(mine, shared, "registry.terraform.io/hashicorp/null/"
+	    "terraform-provider-null_3.2.3_linux_amd64.zip");
+	assert_int_equal(tfcache_sync(mine, shared), 0);
 
-	/* No temporary folder is left behind. */
-	assert_int_equal(inode(shared, "registry.terraform.io/hashicorp/null/"
-	    "3.2.2/.tmp.0.0"), 0);
+	/* No temporary file or folder is left behind (but the planted one). */
+	assert_int_equal(tu_run(shared, (const char *const[]){ "/bin/sh", "-c",
+	    "! find . -name '.tmp.*' ! -name .tmp.1.0 | grep -q .", NULL }), 0);
 	tu_rm_rf(shared);
 	tu_rm_rf(mine);
 	free(shared);
