@@ -19,6 +19,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "compat.h"
 #include "engine-int.h"
 #include "secrets.h"
@@ -310,6 +313,49 @@ resolve_secret(void *arg, const char *name, char **value, char **cause)
 	    cause));
 }
 
+/*
+ * A sensitive output ("***" in the store) counts in a fingerprint as a
+ * keyed hash of its value, like a secret input: a new value applies the
+ * deployments that use it again, and the stored fingerprint reveals
+ * nothing.
+ */
+static json_t *
+resolve_sensitive(struct engine *e, const struct store_deployment *row,
+    const char *output, json_t *stored)
+{
+	unsigned char	 mac[EVP_MAX_MD_SIZE];
+	unsigned int	 maclen = 0, i;
+	char		*dir, **secrets = NULL, *dump, hex[2 * EVP_MAX_MD_SIZE + 1];
+	size_t		 nsecrets = 0, k;
+	json_t		*v;
+
+	if (row->repository == NULL)
+		return (stored);
+	dir = xasprintf("%s/deployments/%s/%s", e->state_dir, row->repository,
+	    row->name);
+	v = runner_sensitive_output(dir, output, &secrets, &nsecrets);
+	free(dir);
+	for (k = 0; k < nsecrets; k++) {
+		explicit_bzero(secrets[k], strlen(secrets[k]));
+		free(secrets[k]);
+	}
+	free(secrets);
+	if (v == NULL)
+		return (stored);
+	dump = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	json_decref(v);
+	if (dump == NULL)
+		return (stored);
+	HMAC(EVP_sha256(), e->key, (int)e->keylen, (unsigned char *)dump,
+	    strlen(dump), mac, &maclen);
+	explicit_bzero(dump, strlen(dump));
+	free(dump);
+	for (i = 0; i < maclen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+	json_decref(stored);
+	return (json_pack("{ss}", "$sensitive-output", hex));
+}
+
 static json_t *
 resolve_output(void *arg, const char *dep, const char *output)
 {
@@ -326,6 +372,9 @@ resolve_output(void *arg, const char *dep, const char *output)
 	if (v != NULL)
 		json_incref(v);
 	json_decref(all);
+	if (json_is_string(v) &&
+	    strcmp(json_string_value(v), RUNNER_REDACTED) == 0)
+		v = resolve_sensitive(c->e, row, output, v);
 	return (v);
 }
 

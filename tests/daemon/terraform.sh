@@ -129,13 +129,23 @@ check "the update's summary" \
 down_two() { test "$(d_field down "d['outputs']['upstream']")" = two; }
 check "down follows web's new output" d_wait_cond 30 down_two
 
+# A new value of the secret: web applies again, and so does down2, since
+# the sensitive output it uses changed (a keyed hash in its fingerprint).
+secret2=tf-Rotated-Value-8484
+printf '%s\n' "$secret2" >"$tmp/secrets/tftoken"
+d_commit "a pass after the rotation (secrets are read at each pass)"
+rotated() { test "$(cat "$state/deployments/infra/down2/applied" 2>/dev/null)" = "$secret2"; }
+check "a new secret reaches down2 through web's sensitive output" d_wait_cond 90 rotated
+d_check_phase web ready 30
+d_check_phase down2 ready 30
+
 # No-op: an operator's apply plans, finds nothing and stops there.
 d_ctl apply web >/dev/null 2>&1
-third() { test "$(run_field web 3 "r['state']")" = succeeded; }
+third() { test "$(run_field web 4 "r['state']")" = succeeded; }
 check "the operator's apply succeeds" d_wait_cond 60 third
 check "its cause says there were no changes" \
-    test "$(run_field web 3 "r['cause']")" = "no changes"
-run3=$(run_field web 3 "r['id']")
+    test "$(run_field web 4 "r['cause']")" = "no changes"
+run3=$(run_field web 4 "r['id']")
 d_ctl log "$run3" >"$tmp/log3" 2>&1
 check "no apply step ran" sh -c "grep -q 'apply: skipped, the plan has no changes' '$tmp/log3' && ! grep -q 'Apply complete' '$tmp/log3'"
 
@@ -216,10 +226,11 @@ lockinfo=$state/deployments/infra/locked/.terraform.tfstate.lock.info
 check "the holder takes locked's state lock" d_wait_cond 60 test -s "$lockinfo"
 lock_id=$(python3 -c "import json; print(json.load(open('$lockinfo'))['ID'])" 2>/dev/null)
 lock_who=$(python3 -c "import json; print(json.load(open('$lockinfo'))['Who'])" 2>/dev/null)
+nlocked=$(( $(d_runs locked | wc -l) + 1 ))
 d_ctl apply locked >/dev/null 2>&1
-second_failed() { test "$(run_field locked 2 "r['state']")" = failed; }
-check "locked's run fails on the lock" d_wait_cond 60 second_failed
-cause=$(run_field locked 2 "r['cause']")
+lock_failed() { test "$(run_field locked $nlocked "r['state']")" = failed; }
+check "locked's run fails on the lock" d_wait_cond 60 lock_failed
+cause=$(run_field locked $nlocked "r['cause']")
 check "the cause names the lock's holder and id ($cause)" test \
     "$cause" = "plan: exited 1: the state is locked by $lock_who (lock ID $lock_id)"
 sid=$(ps -o sid= -p "$holder" 2>/dev/null | tr -d ' ')
@@ -261,11 +272,13 @@ done >"$tmp/all-logs" 2>&1
 	done
 	d_ctl --json deployments; d_ctl --json runs
 } >"$tmp/api" 2>&1
-check "the secret is not in the store" sh -c "! grep -a -q -F '$secret' '$state'/cloudsphere.db*"
-check "the secret is not in any run's log" sh -c "! grep -q -F '$secret' '$tmp/all-logs'"
-check "the secret is not in any API answer" sh -c "! grep -q -F '$secret' '$tmp/api'"
-check "the secret is not in the daemon's log" sh -c "! grep -q -F '$secret' '$tmp/daemon.log'"
-check "the secret is not in the ledger" sh -c "! git -C '$remote' log -p --all | grep -q -F '$secret'"
+for v in "$secret" "$secret2"; do
+	check "$v is not in the store" sh -c "! grep -a -q -F '$v' '$state'/cloudsphere.db*"
+	check "$v is not in any run's log" sh -c "! grep -q -F '$v' '$tmp/all-logs'"
+	check "$v is not in any API answer" sh -c "! grep -q -F '$v' '$tmp/api'"
+	check "$v is not in the daemon's log" sh -c "! grep -q -F '$v' '$tmp/daemon.log'"
+	check "$v is not in the ledger" sh -c "! git -C '$remote' log -p --all | grep -q -F '$v'"
+done
 check "the failing command's cause is there, redacted" \
     grep -q "Error running command 'echo token=\*\*\*;" "$tmp/api"
 check "the run folders are gone (the tfvars with the secret too)" \
