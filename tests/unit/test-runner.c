@@ -120,6 +120,23 @@ prepare(struct runner *r, struct fixture *f, enum provider_kind kind,
 		fail_msg("runner_prepare: %s", cause);
 }
 
+static char *
+read_text(const char *path)
+{
+	char	*data = xmalloc(65536);
+	size_t	 len;
+	FILE	*fp;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		free(data);
+		return (NULL);
+	}
+	len = fread(data, 1, 65535, fp);
+	data[len] = '\0';
+	fclose(fp);
+	return (data);
+}
+
 static void
 test_terraform_steps(void **state)
 {
@@ -127,8 +144,8 @@ test_terraform_steps(void **state)
 	struct fixture		 f;
 	struct runner		 r;
 	struct stat		 st;
-	char			*s, *want, *data, *path;
-	size_t			 i;
+	char			*s, *want, *data, *path, *cause;
+	size_t			 i, k;
 
 	(void)state;
 	if (!have("terraform"))
@@ -174,7 +191,7 @@ test_terraform_steps(void **state)
 		assert_string_equal(s = xstrdup(r.steps[i].spec.cwd), f.work);
 		free(s);
 		/* No secret in the environment. */
-		for (size_t k = 0; r.steps[i].spec.envp[k] != NULL; k++)
+		for (k = 0; r.steps[i].spec.envp[k] != NULL; k++)
 			assert_null(strstr(r.steps[i].spec.envp[k],
 			    "hunter2-secret"));
 	}
@@ -183,19 +200,9 @@ test_terraform_steps(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	free(path);
-	data = NULL;
-	{
-		size_t	len;
-		FILE	*fp;
-
-		path = xasprintf("%s/cloudsphere.auto.tfvars.json", f.work);
-		assert_non_null(fp = fopen(path, "r"));
-		data = xmalloc(4096);
-		len = fread(data, 1, 4095, fp);
-		data[len] = '\0';
-		fclose(fp);
-		free(path);
-	}
+	path = xasprintf("%s/cloudsphere.auto.tfvars.json", f.work);
+	assert_non_null(data = read_text(path));
+	free(path);
 	assert_string_equal(data,
 	    "{\"name\":\"web\",\"password\":\"hunter2-secret\"}");
 	free(data);
@@ -221,32 +228,11 @@ test_terraform_steps(void **state)
 	assert_int_equal(r.nsteps, 2);
 	runner_release(&r);
 	set.terraform_binary = "no-such-terraform";
-	{
-		char *cause = NULL;
-
-		assert_int_equal(runner_prepare(&r, provider_find("terraform"),
-		    &f.rs, &set, &cause), -ENOENT);
-		assert_non_null(strstr(cause, "no-such-terraform: not found"));
-		free(cause);
-	}
+	assert_int_equal(runner_prepare(&r, provider_find("terraform"), &f.rs,
+	    &set, &cause), -ENOENT);
+	assert_non_null(strstr(cause, "no-such-terraform: not found"));
+	free(cause);
 	fixture_release(&f);
-}
-
-static char *
-read_text(const char *path)
-{
-	char	*data = xmalloc(65536);
-	size_t	 len;
-	FILE	*fp;
-
-	if ((fp = fopen(path, "r")) == NULL) {
-		free(data);
-		return (NULL);
-	}
-	len = fread(data, 1, 65535, fp);
-	data[len] = '\0';
-	fclose(fp);
-	return (data);
 }
 
 static void
