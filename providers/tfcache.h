@@ -13,7 +13,9 @@
  * through a link into every cache; a copy is a reflink where the file
  * system has them.  Disk use is what each deployment's own download would
  * take; the network is spared.  The cache is a convenience: anything that
- * fails (a full disk) only means terraform downloads again.
+ * fails (a full disk) only means terraform downloads again.  A package
+ * terraform took from an unpacked filesystem mirror is a symbolic link to
+ * the mirror: not shared (nothing was downloaded).
  */
 #ifndef TFCACHE_H
 #define TFCACHE_H
