@@ -145,6 +145,8 @@ engine_config_from(const struct config *c, struct engine_config *ec)
 	memset(ec, 0, sizeof *ec);
 	ec->state_dir = c->state_dir;
 	ec->secrets_dir = c->secrets_dir;
+	/* systemd's LoadCredential=: looked up after secrets_dir. */
+	ec->credentials_dir = getenv("CREDENTIALS_DIRECTORY");
 	ec->max_parallel_runs = c->max_parallel_runs;
 	ec->prune_limit = c->prune_limit;
 	ec->retry_min = c->retry_min;

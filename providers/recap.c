@@ -18,13 +18,16 @@ recap_init(struct recap *r)
 {
 	memset(r, 0, sizeof *r);
 	buf_init(&r->line, RECAP_LINE_MAX);
+	buf_init(&r->doc, RECAP_DOC_MAX);
 }
 
 void
 recap_release(struct recap *r)
 {
 	buf_release(&r->line);
+	buf_release(&r->doc);
 	free(r->error);
+	free(r->where);
 	memset(r, 0, sizeof *r);
 }
 
@@ -41,10 +44,73 @@ field(const char *line, const char *name)
 }
 
 static void
-recap_line(struct recap *r, const char *line)
+recap_error(struct recap *r, const char *msg)
 {
-	if (strncmp(line, "ERROR! ", 7) == 0 && r->error == NULL) {
-		r->error = xstrdup(line + 7);
+	while (*msg == ' ')
+		msg++;
+	if (r->error == NULL && *msg != '\0')
+		r->error = xstrdup(msg);
+}
+
+static void
+recap_line(struct recap *r, const char *line, size_t len)
+{
+	/* The json callback's document, indented: from "{" to "}". */
+	if (r->in_doc) {
+		if (buf_add(&r->doc, line, len) != 0 ||
+		    buf_addch(&r->doc, '\n') != 0) {
+			r->in_doc = false;	/* too big: not read */
+			buf_reset(&r->doc);
+		} else if (strcmp(line, "}") == 0) {
+			r->in_doc = false;
+			recap_json(r, r->doc.data, r->doc.len);
+			buf_reset(&r->doc);
+		}
+		return;
+	}
+	if (strcmp(line, "{") == 0) {
+		r->in_doc = true;
+		buf_reset(&r->doc);
+		buf_add(&r->doc, "{\n", 2);
+		return;
+	}
+	/* On one line (ANSIBLE_JSON_INDENT=0), or jsonl's stats event. */
+	if (line[0] == '{' && strstr(line, "\"stats\"") != NULL) {
+		recap_json(r, line, len);
+		return;
+	}
+	/*
+	 * "The error appears to be in '/state/runs/7/work/site.yml': line 7,
+	 * column 8, but may" (the path made relative to the blueprint).
+	 */
+	if (strncmp(line, "The error appears to be in '", 28) == 0 &&
+	    r->where == NULL) {
+		const char	*path = line + 28, *end, *at, *p;
+		size_t		 n;
+
+		if ((end = strstr(path, "': ")) != NULL) {
+			for (p = path; (at = strstr(p, "/work/")) != NULL &&
+			    at < end; p = at + 6)
+				path = at + 6;
+			n = strcspn(end + 3, ",");
+			if (end[3 + n] == ',' && strncmp(end + 4 + n, " column ",
+			    8) == 0)
+				n += 8 + strspn(end + 12 + n, "0123456789") + 1;
+			r->where = xasprintf("%.*s: %.*s", (int)(end - path),
+			    path, (int)n, end + 3);
+		}
+		return;
+	}
+	if (strncmp(line, "ERROR! ", 7) == 0) {
+		recap_error(r, line + 7);
+		return;
+	}
+	if (strncmp(line, "[ERROR]: ", 9) == 0) {
+		recap_error(r, line + 9);
+		return;
+	}
+	if (strncmp(line, "ansible-playbook: error: ", 25) == 0) {
+		recap_error(r, line + 25);
 		return;
 	}
 	if (strncmp(line, "PLAY RECAP", 10) == 0) {
@@ -83,7 +149,8 @@ recap_feed(struct recap *r, const char *data, size_t len)
 			buf_reset(&r->line);	/* a huge line: not ours */
 		if (nl == NULL)
 			return;
-		recap_line(r, r->line.data);
+		recap_line(r, r->line.data != NULL ? r->line.data : "",
+		    r->line.len);
 		buf_reset(&r->line);
 		data += n + 1;
 		len -= n + 1;
@@ -94,7 +161,7 @@ void
 recap_finish(struct recap *r)
 {
 	if (r->line.len > 0)
-		recap_line(r, r->line.data);
+		recap_line(r, r->line.data, r->line.len);
 	buf_reset(&r->line);
 }
 
@@ -171,6 +238,12 @@ recap_cause(const struct recap *r, int code)
 	case 6:
 		what = "arguments are not UTF-8";
 		break;
+	case 8:
+		if (r->seen)
+			return (xasprintf("exited 8: %d host%s failed and the play was stopped",
+			    r->failed, r->failed == 1 ? "" : "s"));
+		what = "a host failed and the play was stopped";
+		break;
 	case 99:
 		what = "interrupted";
 		break;
@@ -184,6 +257,9 @@ recap_cause(const struct recap *r, int code)
 		what = "error";
 		break;
 	}
+	if (r->error != NULL && r->where != NULL)
+		return (xasprintf("exited %d: %s: %s (%s)", code, what,
+		    r->error, r->where));
 	if (r->error != NULL)
 		return (xasprintf("exited %d: %s: %s", code, what, r->error));
 	return (xasprintf("exited %d: %s", code, what));

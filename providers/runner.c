@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "runner.h"
+#include "tfcache.h"
 #include "xmalloc.h"
 
 struct strv {
@@ -67,6 +68,42 @@ write_private(const char *path, const char *data, char **cause)
 	return (0);
 }
 
+/* Copy a small file (the dependency lock file) through a renamed temporary. */
+static int
+copy_file(const char *from, const char *to)
+{
+	struct stat	 st;
+	char		*tmp, *data, *cause = NULL;
+	ssize_t		 n;
+	int		 fd, error;
+
+	if ((fd = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return (-errno);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > RUNNER_LOCKFILE_MAX) {
+		close(fd);
+		return (-EINVAL);
+	}
+	data = xmalloc((size_t)st.st_size + 1);
+	n = read(fd, data, (size_t)st.st_size);
+	close(fd);
+	if (n != (ssize_t)st.st_size) {
+		free(data);
+		return (-EIO);
+	}
+	data[n] = '\0';
+	tmp = xasprintf("%s.tmp", to);
+	if ((error = write_private(tmp, data, &cause)) == 0 &&
+	    rename(tmp, to) != 0)
+		error = -errno;
+	free(cause);
+	if (error != 0)
+		unlink(tmp);
+	free(tmp);
+	free(data);
+	return (error);
+}
+
 /*
  * One step: argv from a NULL-terminated list, the script provider's
  * environment (which has the CLOUDSPHERE_* variables) plus extra ones.
@@ -91,6 +128,8 @@ add_step(struct runner *r, const char *name, struct strv *argv,
 	s->plan = plan;
 	s->if_changes = if_changes;
 }
+
+static char	*sensitive_path(const char *);
 
 static int
 find(const char *name, char **out, char **cause)
@@ -136,12 +175,15 @@ terraform_prepare(struct runner *r, const struct run_spec *rs,
     char **cause)
 {
 	struct strv	 argv;
-	char		*tf, *vars, *json, *backend, *plan, *env[4];
+	char		*tf, *vars, *json, *backend, *plan, *env[6];
 	const char	*bin = set->terraform_binary != NULL ?
 	    set->terraform_binary : "terraform";
 	bool		 destroy = strcmp(rs->action, "destroy") == 0;
 	bool		 apply = destroy || strcmp(rs->action, "apply") == 0;
-	int		 error;
+	int		 error, plan_timeout, i;
+
+	if (destroy)
+		r->sensitive = sensitive_path(rs->statedir);
 
 	if ((error = find(bin, &tf, cause)) != 0)
 		return (error);
@@ -166,12 +208,53 @@ terraform_prepare(struct runner *r, const struct run_spec *rs,
 		free(tf);
 		return (error);
 	}
+	/*
+	 * .terraform persists with the state (TF_DATA_DIR); the blueprint's
+	 * files are a fresh copy each run.  The plugin cache is the
+	 * deployment's own, shared with the others through tfcache.
+	 */
 	env[0] = xasprintf("TF_DATA_DIR=%s/.terraform", rs->statedir);
 	env[1] = xstrdup("TF_IN_AUTOMATION=1");
-	env[2] = set->plugin_cache != NULL ?
-	    xasprintf("TF_PLUGIN_CACHE_DIR=%s", set->plugin_cache) :
-	    xstrdup("TF_INPUT=0");
-	env[3] = NULL;
+	env[2] = xstrdup("TF_INPUT=0");
+	env[3] = xstrdup("CHECKPOINT_DISABLE=1");
+	env[4] = NULL;
+	env[5] = NULL;
+	if (set->plugin_cache != NULL) {
+		r->cache_private = xasprintf("%s/plugin-cache", rs->statedir);
+		if (mkdir(r->cache_private, 0700) == 0 || errno == EEXIST) {
+			r->cache_shared = xstrdup(set->plugin_cache);
+			tfcache_sync(r->cache_shared, r->cache_private);
+			env[4] = xasprintf("TF_PLUGIN_CACHE_DIR=%s",
+			    r->cache_private);
+		} else {
+			free(r->cache_private);
+			r->cache_private = NULL;
+		}
+	}
+
+	/*
+	 * The plan of an apply or a destroy is a plan: init and plan have
+	 * the blueprint's plan timeout, the apply of the plan its own.
+	 */
+	plan_timeout = rs->plan_timeout > 0 ? rs->plan_timeout : base->timeout;
+	/*
+	 * The dependency lock file: the blueprint's when it has one, else
+	 * the one the last init wrote, kept with the state, so that a run
+	 * never picks newer provider versions behind the operator's back.
+	 */
+	r->lock_work = xasprintf("%s/.terraform.lock.hcl", rs->workdir);
+	r->lock_state = xasprintf("%s/.terraform.lock.hcl", rs->statedir);
+	if (access(r->lock_work, F_OK) == 0) {
+		free(r->lock_state);
+		r->lock_state = NULL;
+	} else {
+		copy_file(r->lock_state, r->lock_work);
+		/* A plan (a preview, a drift check) changes nothing kept. */
+		if (!apply) {
+			free(r->lock_state);
+			r->lock_state = NULL;
+		}
+	}
 
 	memset(&argv, 0, sizeof argv);
 	strv_add(&argv, xstrdup(tf));
@@ -180,6 +263,8 @@ terraform_prepare(struct runner *r, const struct run_spec *rs,
 	strv_add(&argv, xstrdup("-no-color"));
 	add_step(r, "init", &argv, base, (const char *const *)env, false,
 	    false, false);
+	r->steps[r->nsteps - 1].parser = RUNNER_TFJSON;	/* its errors */
+	r->steps[r->nsteps - 1].spec.timeout = plan_timeout;
 
 	/* Applying a saved plan (an approved one): no new plan. */
 	if (apply && !destroy && set->plan_file != NULL) {
@@ -208,6 +293,7 @@ terraform_prepare(struct runner *r, const struct run_spec *rs,
 	add_step(r, "plan", &argv, base, (const char *const *)env, false,
 	    true, false);
 	r->steps[r->nsteps - 1].parser = RUNNER_TFJSON;
+	r->steps[r->nsteps - 1].spec.timeout = plan_timeout;
 
 	if (apply) {
 		memset(&argv, 0, sizeof argv);
@@ -232,9 +318,8 @@ terraform_prepare(struct runner *r, const struct run_spec *rs,
 	}
 	free(plan);
 	free(tf);
-	free(env[0]);
-	free(env[1]);
-	free(env[2]);
+	for (i = 0; i < 5; i++)
+		free(env[i]);
 	return (0);
 }
 
@@ -336,16 +421,95 @@ runner_release(struct runner *r)
 	for (i = 0; i < r->nsteps; i++)
 		script_spec_release(&r->steps[i].spec);
 	r->nsteps = 0;
+	free(r->cache_shared);
+	free(r->cache_private);
+	free(r->lock_work);
+	free(r->lock_state);
+	free(r->sensitive);
+	r->cache_shared = r->cache_private = NULL;
+	r->lock_work = r->lock_state = r->sensitive = NULL;
 }
 
-/* terraform output -json: {"name": {"sensitive": b, "value": v}, ...} */
+void
+runner_step_succeeded(struct runner *r, size_t n)
+{
+	if (n >= r->nsteps)
+		return;
+	if (strcmp(r->steps[n].name, "init") == 0) {
+		/* What it put in the deployment's cache is shared. */
+		if (r->cache_shared != NULL)
+			tfcache_sync(r->cache_private, r->cache_shared);
+		/* The lock file it wrote is kept for the next runs. */
+		if (r->lock_state != NULL)
+			copy_file(r->lock_work, r->lock_state);
+	}
+	/* Destroyed: the sensitive outputs are gone with the resources. */
+	if (strcmp(r->steps[n].name, "apply") == 0 && r->sensitive != NULL)
+		unlink(r->sensitive);
+}
+
+/* Every string inside v, for redaction. */
+static void
+add_strings(const json_t *v, char ***secrets, size_t *nsecrets)
+{
+	const json_t	*item;
+	const char	*k;
+	size_t		 i;
+
+	if (json_is_string(v)) {
+		*secrets = xreallocarray(*secrets, *nsecrets + 1,
+		    sizeof **secrets);
+		(*secrets)[(*nsecrets)++] = xstrdup(json_string_value(v));
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, item)
+			add_strings(item, secrets, nsecrets);
+	} else if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, k, item)
+			add_strings(item, secrets, nsecrets);
+	}
+}
+
+static char *
+sensitive_path(const char *statedir)
+{
+	return (xasprintf("%s/%s", statedir, RUNNER_SENSITIVE_FILE));
+}
+
+/* The deployment's sensitive outputs (an object), or NULL. */
+static json_t *
+sensitive_load(const char *statedir)
+{
+	char	*path = sensitive_path(statedir);
+	json_t	*all;
+	int	 fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	free(path);
+	if (fd == -1)
+		return (NULL);
+	all = json_loadfd(fd, 0, NULL);
+	close(fd);
+	if (all != NULL && !json_is_object(all)) {
+		json_decref(all);
+		all = NULL;
+	}
+	return (all);
+}
+
+/*
+ * terraform output -json: {"name": {"sensitive": b, "value": v}, ...}.
+ * A sensitive value is stored as "***"; the value itself stays in the
+ * deployment's state folder, next to the state that holds it anyway.
+ */
 static int
-terraform_outputs(const char *data, size_t len, json_t **out,
-    char ***secrets, size_t *nsecrets, char **cause)
+terraform_outputs(const struct run_spec *rs, const char *data, size_t len,
+    json_t **out, char ***secrets, size_t *nsecrets, char **cause)
 {
 	json_error_t	 jerr;
-	json_t		*all, *o, *v;
+	json_t		*all, *o, *v, *sensitive;
 	const char	*k;
+	char		*path, *dump;
+	int		 error = 0;
 
 	if ((all = json_loadb(data, len, 0, &jerr)) == NULL ||
 	    !json_is_object(all)) {
@@ -355,20 +519,68 @@ terraform_outputs(const char *data, size_t len, json_t **out,
 		return (-EINVAL);
 	}
 	*out = json_object();
+	sensitive = json_object();
 	json_object_foreach(all, k, o) {
 		if ((v = json_object_get(o, "value")) == NULL)
 			continue;
-		json_object_set(*out, k, v);
-		if (json_is_true(json_object_get(o, "sensitive")) &&
-		    json_is_string(v)) {
-			*secrets = xreallocarray(*secrets, *nsecrets + 1,
-			    sizeof **secrets);
-			(*secrets)[(*nsecrets)++] = xstrdup(
-			    json_string_value(v));
-		}
+		if (json_is_true(json_object_get(o, "sensitive"))) {
+			add_strings(v, secrets, nsecrets);
+			json_object_set(sensitive, k, v);
+			json_object_set_new(*out, k, json_string(RUNNER_REDACTED));
+		} else
+			json_object_set(*out, k, v);
 	}
 	json_decref(all);
-	return (0);
+	if (rs != NULL && rs->statedir != NULL) {
+		path = sensitive_path(rs->statedir);
+		if (json_object_size(sensitive) == 0)
+			unlink(path);
+		else {
+			dump = json_dumps(sensitive, JSON_COMPACT |
+			    JSON_SORT_KEYS);
+			error = write_private(path, dump != NULL ? dump : "{}",
+			    cause);
+			if (dump != NULL) {
+				explicit_bzero(dump, strlen(dump));
+				free(dump);
+			}
+		}
+		free(path);
+	}
+	json_decref(sensitive);
+	if (error != 0) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return (error);
+}
+
+json_t *
+runner_sensitive_output(const char *statedir, const char *name,
+    char ***secrets, size_t *nsecrets)
+{
+	json_t	*all, *v;
+
+	if ((all = sensitive_load(statedir)) == NULL)
+		return (NULL);
+	if ((v = json_object_get(all, name)) != NULL) {
+		json_incref(v);
+		add_strings(v, secrets, nsecrets);
+	}
+	json_decref(all);
+	return (v);
+}
+
+void
+runner_sensitive_secrets(const char *statedir, char ***secrets,
+    size_t *nsecrets)
+{
+	json_t	*all;
+
+	if ((all = sensitive_load(statedir)) != NULL) {
+		add_strings(all, secrets, nsecrets);
+		json_decref(all);
+	}
 }
 
 int
@@ -379,7 +591,8 @@ runner_outputs(const struct runner *r, const struct run_spec *rs,
 	*out = NULL;
 	*cause = NULL;
 	if (r->kind == PROVIDER_TERRAFORM || r->kind == PROVIDER_TOFU)
-		return (terraform_outputs(captured != NULL ? captured : "{}",
-		    captured != NULL ? len : 2, out, secrets, nsecrets, cause));
+		return (terraform_outputs(rs, captured != NULL ? captured :
+		    "{}", captured != NULL ? len : 2, out, secrets, nsecrets,
+		    cause));
 	return (script_outputs(rs, out, cause));
 }

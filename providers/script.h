@@ -31,6 +31,7 @@ struct run_spec {
 	const char *const	*command;	/* relative path, then arguments */
 	size_t			 ncommand;
 	int			 timeout;
+	int			 plan_timeout;	/* init and plan steps; 0: timeout */
 	int			 grace;
 };
 

@@ -68,6 +68,8 @@ lock_field(const char *detail, const char *name)
 	return (NULL);
 }
 
+static void	tfjson_add_error(struct tfjson *, char *);
+
 static void
 tfjson_diagnostic(struct tfjson *t, const json_t *d)
 {
@@ -83,15 +85,48 @@ tfjson_diagnostic(struct tfjson *t, const json_t *d)
 		t->lock_id = lock_field(detail, "ID");
 		t->lock_who = lock_field(detail, "Who");
 	}
-	if (t->nerrors == TFJSON_MAX_ERRORS)
-		return;
 	first = detail != NULL && *detail != '\0' ?
 	    xstrndup(detail, strcspn(detail, "\n")) : NULL;
+	tfjson_add_error(t, first != NULL && *first != '\0' ?
+	    xasprintf("%s: %s", sum, first) : xstrdup(sum));
+	free(first);
+}
+
+static void
+tfjson_add_error(struct tfjson *t, char *error)
+{
+	if (t->nerrors == TFJSON_MAX_ERRORS) {
+		free(error);
+		return;
+	}
 	t->errors = xreallocarray(t->errors, t->nerrors + 1,
 	    sizeof *t->errors);
-	t->errors[t->nerrors++] = first != NULL && *first != '\0' ?
-	    xasprintf("%s: %s", sum, first) : xstrdup(sum);
-	free(first);
+	t->errors[t->nerrors++] = error;
+}
+
+/*
+ * Human output (init, or a tool run without -json): "Error: SUMMARY" lines,
+ * maybe in a box ("│ Error: ..."), and the "Lock Info:" block of a lock
+ * error ("  ID:        ...", "  Who:       ...").
+ */
+static void
+tfjson_human(struct tfjson *t, const char *line, size_t len)
+{
+	char	*s = xstrndup(line, len), *p = s;
+
+	if (strncmp(p, "\xe2\x94\x82 ", 4) == 0)	/* "│ " */
+		p += 4;
+	if (strncmp(p, "Error: ", 7) == 0 && p[7] != '\0') {
+		t->human_lock = strstr(p, "state lock") != NULL;
+		tfjson_add_error(t, xstrdup(p + 7));
+	} else if (t->human_lock && strncmp(p, "  ID:", 5) == 0) {
+		free(t->lock_id);
+		t->lock_id = lock_field(p, "ID");
+	} else if (t->human_lock && strncmp(p, "  Who:", 6) == 0) {
+		free(t->lock_who);
+		t->lock_who = lock_field(p, "Who");
+	}
+	free(s);
 }
 
 static void
@@ -104,15 +139,20 @@ tfjson_line(struct tfjson *t, const char *line, size_t len,
 	t->lines++;
 	if (len == 0 || line[0] != '{' ||
 	    (j = json_loadb(line, len, 0, NULL)) == NULL) {
+		tfjson_human(t, line, len);
 		emit(line, len, arg);
 		emit("\n", 1, arg);
 		return;
 	}
+	type = jstr(j, "type");
 	if ((msg = jstr(j, "@message")) != NULL) {
 		emit(msg, strlen(msg), arg);
 		emit("\n", 1, arg);
+	} else if (type == NULL) {
+		/* Not a UI message (a provider's JSON): as it is. */
+		emit(line, len, arg);
+		emit("\n", 1, arg);
 	}
-	type = jstr(j, "type");
 	if (type == NULL)
 		;
 	else if (strcmp(type, "version") == 0) {
@@ -195,16 +235,75 @@ tfjson_finish(struct tfjson *t, tfjson_emit_cb emit, void *arg)
 	buf_reset(&t->line);
 }
 
+static const char *
+tfjson_symbol(const char *action)
+{
+	static const struct {
+		const char	*action;
+		const char	*symbol;
+	} symbols[] = {
+		{ "create", "+" }, { "update", "~" }, { "delete", "-" },
+		{ "replace", "-/+" }, { "read", "<=" },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof symbols / sizeof symbols[0]; i++) {
+		if (strcmp(action, symbols[i].action) == 0)
+			return (symbols[i].symbol);
+	}
+	return (NULL);
+}
+
+static int
+tfjson_change_cmp(const void *a, const void *b)
+{
+	const struct tfjson_change	*x = a, *y = b;
+
+	return (strcmp(x->address, y->address));
+}
+
 char *
 tfjson_summary(const struct tfjson *t)
 {
+	struct tfjson_change	*sorted;
+	struct buf		 b;
+	const char		*sym;
+	size_t			 i, shown = 0, omitted = 0;
+
 	if (!t->have_summary)
 		return (NULL);
+	buf_init(&b, TFJSON_SUMMARY_MAX + 64);
 	if (t->import > 0)
-		return (xasprintf("%d to import, %d to add, %d to change, %d to destroy",
-		    t->import, t->add, t->change, t->remove));
-	return (xasprintf("%d to add, %d to change, %d to destroy", t->add,
-	    t->change, t->remove));
+		buf_printf(&b, "%d to import, ", t->import);
+	buf_printf(&b, "%d to add, %d to change, %d to destroy", t->add,
+	    t->change, t->remove);
+	/* The addresses, sorted: the plan lists them in walk order. */
+	sorted = xreallocarray(NULL, t->nchanges + 1, sizeof *sorted);
+	if (t->nchanges > 0) {
+		memcpy(sorted, t->changes, t->nchanges * sizeof *sorted);
+		qsort(sorted, t->nchanges, sizeof *sorted, tfjson_change_cmp);
+	}
+	for (i = 0; i < t->nchanges; i++) {
+		if (strcmp(sorted[i].action, "noop") == 0)
+			continue;
+		if (b.len + strlen(sorted[i].address) + 8 >
+		    TFJSON_SUMMARY_MAX)
+			break;
+		sym = tfjson_symbol(sorted[i].action);
+		buf_printf(&b, "%s%s%s%s", shown == 0 ? ": " : " ",
+		    sym != NULL ? sym : sorted[i].action,
+		    sym != NULL ? "" : " ", sorted[i].address);
+		shown++;
+	}
+	for (; i < t->nchanges; i++) {
+		if (strcmp(sorted[i].action, "noop") != 0)
+			omitted++;
+	}
+	omitted += t->more_changes;
+	if (omitted > 0)
+		buf_printf(&b, " (and %zu more)", omitted);
+	free(sorted);
+	return (buf_detach(&b));
 }
 
 char *

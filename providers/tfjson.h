@@ -3,7 +3,9 @@
  * object per line.  The reader is fed the bytes as they come, hands the
  * human "@message" of each line on for the run's log, and keeps what the
  * daemon needs: the plan's counts and resource addresses, the errors, and
- * the holder of a state lock that stopped the run.
+ * the holder of a state lock that stopped the run.  Lines that are not
+ * JSON (init, which has no -json here, stderr, a crash) go to the log as
+ * they are, read for their "Error: " lines and a lock's holder.
  */
 #ifndef TFJSON_H
 #define TFJSON_H
@@ -18,6 +20,7 @@
 #define TFJSON_LINE_MAX		(1024 * 1024)
 #define TFJSON_MAX_CHANGES	1000
 #define TFJSON_MAX_ERRORS	20
+#define TFJSON_SUMMARY_MAX	1024	/* bytes of a summary line */
 
 struct tfjson_change {
 	char	*action;	/* create, update, delete, replace, read... */
@@ -38,6 +41,7 @@ struct tfjson {
 	size_t			 nerrors;
 	char			*lock_id;
 	char			*lock_who;
+	bool			 human_lock;	/* in a human lock error */
 	size_t			 lines;
 };
 
@@ -48,7 +52,12 @@ void	 tfjson_release(struct tfjson *);
 void	 tfjson_feed(struct tfjson *, const char *, size_t, tfjson_emit_cb,
 	    void *);
 void	 tfjson_finish(struct tfjson *, tfjson_emit_cb, void *);
-/* "2 to add, 1 to change, 0 to destroy", or NULL without a summary. */
+/*
+ * "2 to add, 1 to change, 0 to destroy: +a.b ~c.d -/+e.f", the addresses
+ * sorted (+ create, ~ update, - delete, -/+ replace, <= read, other
+ * actions by name), at most TFJSON_SUMMARY_MAX bytes then "(and N more)";
+ * NULL without a change summary.
+ */
 char	*tfjson_summary(const struct tfjson *);
 /* One line on why it failed, or NULL: the lock's holder when locked. */
 char	*tfjson_cause(const struct tfjson *);

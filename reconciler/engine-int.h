@@ -119,6 +119,7 @@ struct engine {
 	struct engine_config	 cfg;
 	char			*state_dir;
 	char			*secrets_dir;
+	char			*credentials_dir;
 	unsigned char		*key;
 	size_t			 keylen;
 	TAILQ_HEAD(, engine_repo) repos;
@@ -149,7 +150,10 @@ void	 engine_phase(struct engine *, int64_t dep_id, const char *name,
 	    const char *phase, int64_t run, const char *reason,
 	    const char *cause);
 bool	 engine_busy(struct engine *, int64_t dep_id);
-int	 engine_secret(void *engine, const char *name, char **value);
+json_t	*engine_output(struct engine *, const struct store_deployment *,
+	    const char *output);
+int	 engine_secret(void *engine, const char *name, char **value,
+	    char **cause);
 struct emodel *emodel_ref(struct emodel *);
 void	 engine_emodel_unref(struct emodel *);
 

@@ -195,9 +195,10 @@ struct pull_ctx {
 };
 
 static int
-pull_secret(void *arg, const char *name, char **value)
+pull_secret(void *arg, const char *name, char **value, char **cause)
 {
-	return (engine_secret(((struct pull_ctx *)arg)->r->e, name, value));
+	return (engine_secret(((struct pull_ctx *)arg)->r->e, name, value,
+	    cause));
 }
 
 static json_t *
@@ -205,17 +206,12 @@ pull_output(void *arg, const char *dep, const char *output)
 {
 	struct pull_ctx		*c = arg;
 	struct store_deployment	 row;
-	json_t			*all, *v = NULL;
+	json_t			*v;
 
 	if (store_deployment_get(c->r->e->store, c->r->store_id, dep,
 	    &row) != 0)
 		return (NULL);
-	if (row.outputs != NULL && row.applied_fingerprint != NULL &&
-	    (all = json_loads(row.outputs, 0, NULL)) != NULL) {
-		if ((v = json_object_get(all, output)) != NULL)
-			json_incref(v);
-		json_decref(all);
-	}
+	v = engine_output(c->r->e, &row, output);
 	store_deployment_release(&row);
 	return (v);
 }

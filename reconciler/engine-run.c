@@ -312,12 +312,12 @@ struct run_resolve {
 };
 
 static int
-run_secret(void *arg, const char *name, char **value)
+run_secret(void *arg, const char *name, char **value, char **cause)
 {
 	struct erun	*run = arg;
 	int		 error;
 
-	if ((error = engine_secret(run->e, name, value)) != 0)
+	if ((error = engine_secret(run->e, name, value, cause)) != 0)
 		return (error);
 	run->secrets = xreallocarray(run->secrets, run->nsecrets + 1,
 	    sizeof *run->secrets);
@@ -342,6 +342,20 @@ run_output(void *arg, const char *dep, const char *output)
 		json_decref(all);
 	}
 	store_deployment_release(&row);
+	/* A sensitive output: its value from the upstream's state folder. */
+	if (json_is_string(v) &&
+	    strcmp(json_string_value(v), RUNNER_REDACTED) == 0) {
+		char	*dir = xasprintf("%s/deployments/%s/%s",
+		    run->e->state_dir, run->repo->name, dep);
+		json_t	*secret = runner_sensitive_output(dir, output,
+		    &run->secrets, &run->nsecrets);
+
+		free(dir);
+		if (secret != NULL) {
+			json_decref(v);
+			v = secret;
+		}
+	}
 	return (v);
 }
 
@@ -408,6 +422,8 @@ erun_prepare(struct erun *run, char **cause)
 			    json_is_string(v) ? json_string_value(v) : "");
 		json_decref(env);
 	}
+	/* This deployment's own sensitive outputs, should a tool print them. */
+	runner_sensitive_secrets(run->statedir, &run->secrets, &run->nsecrets);
 	run->redact = redact_new(run->secrets, run->nsecrets);
 
 	tmp = xasprintf("%s/tmp", run->rundir);
@@ -425,6 +441,7 @@ erun_prepare(struct erun *run, char **cause)
 	run->spec.command = (const char *const *)bp->command;
 	run->spec.ncommand = bp->ncommand;
 	run->spec.timeout = (int)bp->timeout[run->action];
+	run->spec.plan_timeout = (int)bp->timeout[PROVIDER_PLAN];
 	run->spec.grace = e->cfg.grace;
 	settings.playbook = bp->playbook;
 	settings.inventory = bp->inventory;
@@ -646,6 +663,8 @@ erun_exited(const struct proc_result *pr, void *arg)
 		if (s->capture && run->captured.len == 0 && pr->exit_code != 0)
 			state = "failed";
 		else {
+			if (pr->exit_code == 0)
+				runner_step_succeeded(&run->runner, run->step);
 			run->step++;
 			erun_step(run);
 			return;

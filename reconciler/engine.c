@@ -19,6 +19,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "compat.h"
 #include "engine-int.h"
 #include "secrets.h"
@@ -60,12 +63,16 @@ engine_set_config(struct engine *e, const struct engine_config *cfg)
 {
 	free(e->state_dir);
 	free(e->secrets_dir);
+	free(e->credentials_dir);
 	e->cfg = *cfg;
 	e->state_dir = xstrdup(cfg->state_dir);
 	e->secrets_dir = cfg->secrets_dir != NULL ?
 	    xstrdup(cfg->secrets_dir) : NULL;
 	e->cfg.state_dir = e->state_dir;
 	e->cfg.secrets_dir = e->secrets_dir;
+	e->credentials_dir = cfg->credentials_dir != NULL ?
+	    xstrdup(cfg->credentials_dir) : NULL;
+	e->cfg.credentials_dir = e->credentials_dir;
 	if (e->cfg.max_parallel_runs < 1)
 		e->cfg.max_parallel_runs = 1;
 	engine_kick(e);
@@ -126,6 +133,7 @@ engine_free(struct engine *e)
 	free(e->key);
 	free(e->state_dir);
 	free(e->secrets_dir);
+	free(e->credentials_dir);
 	free(e);
 }
 
@@ -290,32 +298,72 @@ struct resolve_ctx {
 	struct rows	*rows;
 };
 
+/* secrets_dir first, then systemd's credentials (secrets.h). */
 int
-engine_secret(void *arg, const char *name, char **value)
+engine_secret(void *arg, const char *name, char **value, char **cause)
 {
 	struct engine	*e = arg;
-	char		*cause = NULL;
-	int		 error;
 
-	if (e->secrets_dir == NULL)
-		return (-ENOENT);
-	error = secrets_read(e->secrets_dir, name, value, &cause);
-	free(cause);
-	return (error);
+	return (secrets_lookup(e->secrets_dir, e->credentials_dir, name,
+	    value, cause));
 }
 
 static int
-resolve_secret(void *arg, const char *name, char **value)
+resolve_secret(void *arg, const char *name, char **value, char **cause)
 {
-	return (engine_secret(((struct resolve_ctx *)arg)->e, name, value));
+	return (engine_secret(((struct resolve_ctx *)arg)->e, name, value,
+	    cause));
 }
 
+/*
+ * A sensitive output ("***" in the store) counts in a fingerprint as a
+ * keyed hash of its value, like a secret input: a new value applies the
+ * deployments that use it again, and the stored fingerprint reveals
+ * nothing.
+ */
 static json_t *
-resolve_output(void *arg, const char *dep, const char *output)
+resolve_sensitive(struct engine *e, const struct store_deployment *row,
+    const char *output, json_t *stored)
 {
-	struct resolve_ctx	*c = arg;
-	struct store_deployment	*row = rows_get(c->rows, dep);
-	json_t			*all, *v;
+	unsigned char	 mac[EVP_MAX_MD_SIZE];
+	unsigned int	 maclen = 0, i;
+	char		*dir, **secrets = NULL, *dump, hex[2 * EVP_MAX_MD_SIZE + 1];
+	size_t		 nsecrets = 0, k;
+	json_t		*v;
+
+	if (row->repository == NULL)
+		return (stored);
+	dir = xasprintf("%s/deployments/%s/%s", e->state_dir, row->repository,
+	    row->name);
+	v = runner_sensitive_output(dir, output, &secrets, &nsecrets);
+	free(dir);
+	for (k = 0; k < nsecrets; k++) {
+		explicit_bzero(secrets[k], strlen(secrets[k]));
+		free(secrets[k]);
+	}
+	free(secrets);
+	if (v == NULL)
+		return (stored);
+	dump = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	json_decref(v);
+	if (dump == NULL)
+		return (stored);
+	HMAC(EVP_sha256(), e->key, (int)e->keylen, (unsigned char *)dump,
+	    strlen(dump), mac, &maclen);
+	explicit_bzero(dump, strlen(dump));
+	free(dump);
+	for (i = 0; i < maclen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+	json_decref(stored);
+	return (json_pack("{ss}", "$sensitive-output", hex));
+}
+
+/* An applied deployment's output as a fingerprint or a run sees it. */
+json_t *
+engine_output(struct engine *e, const struct store_deployment *row,
+    const char *output)
+{
+	json_t	*all, *v;
 
 	if (row == NULL || row->outputs == NULL ||
 	    row->applied_fingerprint == NULL)
@@ -326,7 +374,18 @@ resolve_output(void *arg, const char *dep, const char *output)
 	if (v != NULL)
 		json_incref(v);
 	json_decref(all);
+	if (json_is_string(v) &&
+	    strcmp(json_string_value(v), RUNNER_REDACTED) == 0)
+		v = resolve_sensitive(e, row, output, v);
 	return (v);
+}
+
+static json_t *
+resolve_output(void *arg, const char *dep, const char *output)
+{
+	struct resolve_ctx	*c = arg;
+
+	return (engine_output(c->e, rows_get(c->rows, dep), output));
 }
 
 bool

@@ -23,6 +23,7 @@
 struct engine_config {
 	const char	*state_dir;
 	const char	*secrets_dir;	/* NULL: no secrets */
+	const char	*credentials_dir; /* $CREDENTIALS_DIRECTORY, or NULL */
 	int		 max_parallel_runs;
 	int		 prune_limit;
 	long		 retry_min;	/* seconds */

@@ -76,7 +76,7 @@ resolve_expr(struct rctx *c, const struct expr_seg *e)
 {
 	const struct resolver	*r = c->r;
 	json_t			*v;
-	char			*secret;
+	char			*secret, *why = NULL;
 
 	switch (e->kind) {
 	case EXPR_DEPLOYMENT_NAME:
@@ -97,11 +97,18 @@ resolve_expr(struct rctx *c, const struct expr_seg *e)
 		if (c->mode == RESOLVE_REDACTED)
 			return (json_string("***"));
 		if (r == NULL || r->secret == NULL ||
-		    r->secret(r->arg, e->a, &secret) != 0) {
-			if (c->mode == RESOLVE_FINGERPRINT)
+		    r->secret(r->arg, e->a, &secret, &why) != 0) {
+			if (c->mode == RESOLVE_FINGERPRINT) {
+				free(why);
 				return (marker("$unset-secret", e->a));
-			rctx_fail(c, xasprintf("secret '%s' is not set on this host",
-			    e->a));
+			}
+			if (why != NULL)
+				rctx_fail(c, xasprintf("secret '%s': %s", e->a,
+				    why));
+			else
+				rctx_fail(c, xasprintf("secret '%s' is not set on this host",
+				    e->a));
+			free(why);
 			return (NULL);
 		}
 		v = json_string(secret);

@@ -255,8 +255,13 @@ enum resolve_mode {
 struct resolver {
 	const char	*commit;	/* NULL: unknown */
 	void		*arg;
-	/* A secret's value (allocated), or -ENOENT. */
-	int		(*secret)(void *arg, const char *name, char **value);
+	/*
+	 * A secret's value (allocated); -ENOENT when it is not set, another
+	 * -errno with an allocated *cause when it cannot be used (a file
+	 * others may read).
+	 */
+	int		(*secret)(void *arg, const char *name, char **value,
+			    char **cause);
 	/* A new reference to an upstream output, or NULL if unknown. */
 	json_t		*(*output)(void *arg, const char *deployment,
 			    const char *output);

@@ -1,12 +1,20 @@
 /*
  * Streaming redaction of secret values.  The held-back tail is at most the
  * longest value minus one byte, so a value split between two chunks is
- * still found; memory is bounded by the secrets, not by the stream.
+ * still found; memory is bounded by the secrets, not by the stream.  A
+ * value is also looked for as JSON spells it (escaped quotes, backslashes,
+ * control characters, and \uXXXX for non-ASCII as Python's json prints
+ * it), since tools print values inside JSON (ansible's debug, terraform
+ * -json, the json callback).
  */
 #include "config.h"
 
+#include <ctype.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "redact.h"
 #include "xmalloc.h"
@@ -20,22 +28,74 @@ struct redact {
 	size_t	  nheld;
 };
 
+/* V's JSON spelling without the quotes, or NULL when it is the same. */
+static char *
+redact_json(const char *v, size_t flags, bool lower)
+{
+	json_t	*j;
+	char	*dump, *s = NULL, *p;
+	size_t	 len, k;
+
+	if ((j = json_string(v)) == NULL)
+		return (NULL);		/* not UTF-8: no JSON spelling */
+	dump = json_dumps(j, JSON_ENCODE_ANY | flags);
+	json_decref(j);
+	if (dump == NULL)
+		return (NULL);
+	len = strlen(dump);
+	for (p = dump; lower && (p = strstr(p, "\\u")) != NULL; p += 2) {
+		if (p > dump && p[-1] == '\\')
+			continue;	/* an escaped backslash before a u */
+		for (k = 2; k < 6 && p[k] != '\0'; k++)
+			p[k] = (char)tolower((unsigned char)p[k]);
+	}
+	if (len >= 2 && (len - 2 != strlen(v) || memcmp(dump + 1, v,
+	    len - 2) != 0))
+		s = xstrndup(dump + 1, len - 2);
+	explicit_bzero(dump, len);
+	free(dump);
+	return (s);
+}
+
+/* Keep value (allocated) unless it is short or already there. */
+static void
+redact_push(struct redact *r, char *value)
+{
+	size_t	i, len;
+
+	if (value == NULL)
+		return;
+	len = strlen(value);
+	for (i = 0; i < r->n; i++) {
+		if (r->len[i] == len && memcmp(r->v[i], value, len) == 0)
+			break;
+	}
+	if (len < REDACT_MIN || i < r->n) {
+		explicit_bzero(value, len);
+		free(value);
+		return;
+	}
+	r->v[r->n] = value;
+	r->len[r->n++] = len;
+	if (len > r->longest)
+		r->longest = len;
+}
+
 struct redact *
 redact_new(char *const *values, size_t n)
 {
 	struct redact	*r = xcalloc(1, sizeof *r);
-	size_t		 i, len;
+	size_t		 i;
 
-	r->v = xcalloc(n + 1, sizeof *r->v);
-	r->len = xcalloc(n + 1, sizeof *r->len);
+	/* Each value as it is, and as JSON spells it (\", \n, \u00e9). */
+	r->v = xcalloc(4 * n + 1, sizeof *r->v);
+	r->len = xcalloc(4 * n + 1, sizeof *r->len);
 	for (i = 0; i < n; i++) {
-		len = strlen(values[i]);
-		if (len < REDACT_MIN)
-			continue;
-		r->v[r->n] = xstrdup(values[i]);
-		r->len[r->n++] = len;
-		if (len > r->longest)
-			r->longest = len;
+		redact_push(r, xstrdup(values[i]));
+		redact_push(r, redact_json(values[i], 0, false));
+		/* jansson writes \u00E9, Python \u00e9. */
+		redact_push(r, redact_json(values[i], JSON_ENSURE_ASCII, false));
+		redact_push(r, redact_json(values[i], JSON_ENSURE_ASCII, true));
 	}
 	r->held = xmalloc(r->longest + 1);
 	return (r);

@@ -1,7 +1,12 @@
-/* Reading secrets from files, refusing what others could read. */
+/*
+ * Reading secrets from files, refusing what others could read: from
+ * secrets_dir, then from systemd's credentials.  A cause names the file,
+ * never its content.
+ */
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +18,9 @@
 #include "secrets.h"
 #include "xmalloc.h"
 
-int
-secrets_read(const char *dir, const char *name, char **value, char **cause)
+static int
+secrets_read_file(const char *dir, const char *name, bool credential,
+    char **value, char **cause)
 {
 	struct stat	 st;
 	struct buf	 b;
@@ -40,7 +46,7 @@ secrets_read(const char *dir, const char *name, char **value, char **cause)
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		*cause = xasprintf("%s: not a regular file", path);
 		error = -EINVAL;
-	} else if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+	} else if (st.st_mode & (credential ? S_IRWXO : S_IRWXG | S_IRWXO)) {
 		*cause = xasprintf("%s: readable by others (mode %03o); chmod 600 it",
 		    path, (unsigned)(st.st_mode & 0777));
 		error = -EACCES;
@@ -74,4 +80,30 @@ secrets_read(const char *dir, const char *name, char **value, char **cause)
 		b.data[--b.len] = '\0';
 	*value = buf_detach(&b);
 	return (0);
+}
+
+int
+secrets_read(const char *dir, const char *name, char **value, char **cause)
+{
+	return (secrets_read_file(dir, name, false, value, cause));
+}
+
+int
+secrets_lookup(const char *dir, const char *credentials, const char *name,
+    char **value, char **cause)
+{
+	int	error = -ENOENT;
+
+	*value = NULL;
+	*cause = NULL;
+	if (dir != NULL && (error = secrets_read_file(dir, name, false, value,
+	    cause)) != -ENOENT)
+		return (error);
+	if (credentials != NULL && *credentials != '\0' &&
+	    (error = secrets_read_file(credentials, name, true, value,
+	    cause)) != -ENOENT)
+		return (error);
+	if (error == -ENOENT && *cause == NULL && !model_secret_name_valid(name))
+		*cause = xasprintf("invalid secret name '%s'", name);
+	return (error);
 }

@@ -104,9 +104,10 @@ commit(const char *dir)
 }
 
 static int
-fake_secret(void *arg, const char *name, char **value)
+fake_secret(void *arg, const char *name, char **value, char **cause)
 {
 	(void)arg;
+	*cause = NULL;
 	if (strcmp(name, "db_password") == 0) {
 		*value = xstrdup("hunter2");
 		return (0);
