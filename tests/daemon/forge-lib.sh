@@ -66,7 +66,9 @@ urllib.request.urlopen(req, timeout=10).read()
 EOF
 }
 
-# The status requests for (sha, context) as "ANSWER STATE", in order.
+# The status requests for (sha, context) as "ANSWER STATE", in the order
+# they arrived (the record is written as each answer ends, and a dropped
+# connection's handler may end after the retry that follows it).
 fd_statuses() {
 	python3 - "$fd_record" "$1" "$2" <<'EOF'
 import json, sys
@@ -74,8 +76,9 @@ words = {"pending": "pending", "running": "pending", "INPROGRESS": "pending",
          "success": "success", "SUCCESSFUL": "success",
          "failure": "failure", "failed": "failure", "FAILED": "failure",
          "error": "error", "STOPPED": "error"}
-for line in open(sys.argv[1]):
-    e = json.loads(line)
+entries = [json.loads(line) for line in open(sys.argv[1])]
+entries.sort(key=lambda e: (e.get("time", 0), e.get("n", 0)))
+for e in entries:
     b = e.get("body")
     if e.get("kind") != "status" and not (isinstance(b, dict) and "state" in b):
         continue
