@@ -271,9 +271,8 @@ terraform_prepare(struct runner *r, const struct run_spec *rs,
 		terraform_saved(r, tf, set->plan_file, base,
 		    (const char *const *)env);
 		free(tf);
-		free(env[0]);
-		free(env[1]);
-		free(env[2]);
+		for (i = 0; i < 5; i++)
+			free(env[i]);
 		return (0);
 	}
 
