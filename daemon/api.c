@@ -30,6 +30,7 @@
 #include "buf.h"
 #include "hooks.h"
 #include "log.h"
+#include "status.h"
 #include "xmalloc.h"
 
 #define API_TOKEN_MAX	4096
@@ -106,23 +107,6 @@ api_error(struct evhttp_request *req, int code, const char *fmt, ...)
 }
 
 static json_t *
-jtime(int64_t ms)
-{
-	char	buf[32];
-
-	if (ms <= 0)
-		return (json_null());
-	store_time_format(ms, buf);
-	return (json_string(buf));
-}
-
-static json_t *
-jstr(const char *s)
-{
-	return (s != NULL ? json_string(s) : json_null());
-}
-
-static json_t *
 jraw(const char *s)
 {
 	json_t	*v;
@@ -138,7 +122,7 @@ api_run_approval(const struct store_run *r, json_t *o)
 {
 	if (o == NULL)
 		return (NULL);
-	json_object_set_new(o, "approval", jstr(r->approval));
+	json_object_set_new(o, "approval", status_json_str(r->approval));
 	json_object_set_new(o, "plan_run", r->plan_run_id > 0 ?
 	    json_integer(r->plan_run_id) : json_null());
 	return (o);
@@ -161,30 +145,11 @@ api_run_json(const struct store_run *r)
 	    "log_bytes", json_integer(r->log_bytes),
 	    "cause", r->cause,
 	    "summary", r->summary,
-	    "queued_at", jtime(r->queued_at),
-	    "started_at", jtime(r->started_at),
-	    "finished_at", jtime(r->finished_at),
+	    "queued_at", status_json_time(r->queued_at),
+	    "started_at", status_json_time(r->started_at),
+	    "finished_at", status_json_time(r->finished_at),
 	    "outputs", jraw(r->outputs),
 	    "pull", r->pull > 0 ? json_integer(r->pull) : json_null())));
-}
-
-/* The deployment's plan waiting for approval, or null. */
-static json_t *
-api_plan_json(struct api *api, const struct store_deployment *d)
-{
-	struct store_run	 run;
-	int64_t			 id;
-	json_t			*o;
-
-	if (store_plan_waiting(api->store, d->id, &id) != 0 ||
-	    store_run_get(api->store, id, &run) != 0)
-		return (json_null());
-	o = json_pack("{sI ss* ss* ss* ss* so}", "id", (json_int_t)run.id,
-	    "trigger", run.trigger, "commit", run.commit,
-	    "fingerprint", run.fingerprint, "summary", run.summary,
-	    "finished_at", jtime(run.finished_at));
-	store_run_release(&run);
-	return (o != NULL ? o : json_null());
 }
 
 static void
@@ -210,33 +175,14 @@ static json_t *
 api_deployment_json(struct api *api, const struct store_deployment *d)
 {
 	struct store_run	 run;
-	json_t			*last = json_null();
+	json_t			*last = NULL;
 
 	if (d->last_run_id > 0 &&
 	    store_run_get(api->store, d->last_run_id, &run) == 0) {
-		last = json_pack("{sI ss* ss* so ss* so so}",
-		    "id", (json_int_t)run.id, "action", run.action,
-		    "result", run.state,
-		    "exit_code", run.exit_code >= 0 ?
-		    json_integer(run.exit_code) : json_null(),
-		    "cause", run.cause,
-		    "started_at", jtime(run.started_at),
-		    "finished_at", jtime(run.finished_at));
+		last = status_json_last_run(&run);
 		store_run_release(&run);
 	}
-	return (json_pack("{ss ss* ss ss* ss* sb s{so so} s{so so so} ss* so so so}",
-	    "name", d->name, "repository", d->repository, "phase", d->phase,
-	    "blueprint", d->blueprint, "environment", d->environment,
-	    "suspended", d->suspended || d->operator_suspended,
-	    "desired", "commit", jstr(d->desired_commit),
-	    "fingerprint", jstr(d->desired_fingerprint),
-	    "applied", "commit", jstr(d->applied_commit),
-	    "fingerprint", jstr(d->applied_fingerprint),
-	    "at", jtime(d->applied_at),
-	    "cause", d->cause,
-	    "last_run", last,
-	    "outputs", jraw(d->outputs),
-	    "plan", api_plan_json(api, d)));
+	return (status_json_deployment(api->store, d, last, jraw(d->outputs)));
 }
 
 /* The deployment named in a request: ?repository= picks among several. */
@@ -301,7 +247,7 @@ api_history(struct api *api, struct evhttp_request *req,
 	}
 	for (i = 0; i < n; i++) {
 		json_array_append_new(a, json_pack("{so ss* ss so ss*}",
-		    "at", jtime(t[i].at), "from", t[i].from_phase,
+		    "at", status_json_time(t[i].at), "from", t[i].from_phase,
 		    "to", t[i].to_phase,
 		    "run", t[i].run_id > 0 ? json_integer(t[i].run_id) :
 		    json_null(), "reason", t[i].reason));

@@ -19,6 +19,7 @@
 
 #include "ledger.h"
 #include "redact.h"
+#include "status.h"
 #include "xmalloc.h"
 
 #define LEDGER_STATUS_MAX	(1024 * 1024)
@@ -180,23 +181,6 @@ out:
 	return (error);
 }
 
-static json_t *
-jtime(int64_t ms)
-{
-	char	buf[32];
-
-	if (ms <= 0)
-		return (json_null());
-	store_time_format(ms, buf);
-	return (json_string(buf));
-}
-
-static json_t *
-jstr(const char *s)
-{
-	return (s != NULL ? json_string(s) : json_null());
-}
-
 /*
  * The outputs as stored (secret values already "***"), without the
  * secret ones: the ledger carries non-secret outputs only.
@@ -246,61 +230,23 @@ ledger_last_run(struct store *s, int64_t deployment_id, struct store_run *out)
 	return (error);
 }
 
-/* The deployment's plan waiting for approval (as the API shows it), or null. */
-static json_t *
-ledger_plan(struct store *s, const struct store_deployment *d)
-{
-	struct store_run	 run;
-	int64_t			 id;
-	json_t			*o;
-
-	if (store_plan_waiting(s, d->id, &id) != 0 ||
-	    store_run_get(s, id, &run) != 0)
-		return (json_null());
-	o = json_pack("{sI ss* ss* ss* ss* so}", "id", (json_int_t)run.id,
-	    "trigger", run.trigger, "commit", run.commit,
-	    "fingerprint", run.fingerprint, "summary", run.summary,
-	    "finished_at", jtime(run.finished_at));
-	store_run_release(&run);
-	return (o != NULL ? o : json_null());
-}
-
 int
 ledger_render_status(struct store *s, const struct store_deployment *d,
     struct buf *out, int64_t *run)
 {
 	struct store_run	 r;
 	struct buf		 b;
-	json_t			*v, *last = json_null();
+	json_t			*v, *last = NULL;
 	char			*comment;
 	int			 error;
 
 	*run = 0;
 	if (ledger_last_run(s, d->id, &r) == 0) {
 		*run = r.id;
-		last = json_pack("{sI ss* ss* so ss* so so}",
-		    "id", (json_int_t)r.id, "action", r.action,
-		    "result", r.state,
-		    "exit_code", r.exit_code >= 0 ?
-		    json_integer(r.exit_code) : json_null(),
-		    "cause", r.cause,
-		    "started_at", jtime(r.started_at),
-		    "finished_at", jtime(r.finished_at));
+		last = status_json_last_run(&r);
 		store_run_release(&r);
 	}
-	v = json_pack("{ss ss* ss ss* ss* sb s{so so} s{so so so} ss* so so so}",
-	    "name", d->name, "repository", d->repository, "phase", d->phase,
-	    "blueprint", d->blueprint, "environment", d->environment,
-	    "suspended", d->suspended || d->operator_suspended,
-	    "desired", "commit", jstr(d->desired_commit),
-	    "fingerprint", jstr(d->desired_fingerprint),
-	    "applied", "commit", jstr(d->applied_commit),
-	    "fingerprint", jstr(d->applied_fingerprint),
-	    "at", jtime(d->applied_at),
-	    "cause", d->cause,
-	    "last_run", last,
-	    "outputs", ledger_outputs(d->outputs),
-	    "plan", ledger_plan(s, d));
+	v = status_json_deployment(s, d, last, ledger_outputs(d->outputs));
 	if (v == NULL)
 		return (-ENOMEM);
 	comment = xasprintf("Status of deployment %s, written by cloudsphered"
