@@ -73,7 +73,7 @@ api_add_metrics(struct api *api, api_metrics_cb cb, void *arg)
 	api->metrics[api->nmetrics++].arg = arg;
 }
 
-static void
+void
 api_json(struct evhttp_request *req, int code, json_t *body)
 {
 	struct evbuffer	*b = evbuffer_new();

@@ -39,5 +39,8 @@ void	 api_add_metrics(struct api *, api_metrics_cb, void *arg);
 /* New bytes of a run's log, or the run ended: wakes its followers. */
 void	 api_run_changed(int64_t run, void *api);
 void	 api_free(struct api *);
+/* Answers with a JSON body (taken) and its status code. */
+struct evhttp_request;
+void	 api_json(struct evhttp_request *, int code, struct json_t *);
 
 #endif

@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "compat.h"
+#include "api.h"
 #include "hooks.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -274,19 +275,7 @@ static void
 hooks_answer(struct evhttp_request *req, int code, const char *key,
     const char *value)
 {
-	struct evbuffer	*b = evbuffer_new();
-	json_t		*o = json_pack("{ss}", key, value);
-	char		*s;
-
-	s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-	json_decref(o);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "application/json");
-	evbuffer_add(b, s, strlen(s));
-	evbuffer_add(b, "\n", 1);
-	evhttp_send_reply(req, code, code < 300 ? "OK" : "Error", b);
-	evbuffer_free(b);
-	free(s);
+	api_json(req, code, json_pack("{ss}", key, value));
 }
 
 static void
