@@ -34,6 +34,7 @@ struct mirror {
 	char			*host_error;	/* why a host key was refused */
 	git_repository		*repo;
 	git_remote		*remote;	/* anonymous, made once */
+	git_repository		*local;		/* the remote, if a local path */
 	time_t			 deadline;	/* of the fetch under way */
 	int			 tries;		/* credential attempts */
 };
@@ -332,6 +333,42 @@ mirror_tip(struct mirror *m, git_oid *tip)
 	    -ENOENT);
 }
 
+/*
+ * A local remote (a path or file://) is read directly first: when its
+ * branch is where the mirror already is, there is nothing to fetch, and a
+ * poll costs one ref read instead of a fetch (the remote opened again, its
+ * refs listed, a negotiation).  Anything else (the branch missing, the
+ * remote unreadable) falls through to the fetch, which says why.
+ */
+static bool
+mirror_unchanged(struct mirror *m, git_oid *tip)
+{
+	git_oid	 theirs, ours;
+	char	*path, *ref;
+	bool	 same;
+
+	if (m->local == NULL) {
+		if ((path = mirror_local_path(m->url)) == NULL)
+			return (false);
+		if (git_repository_open_ext(&m->local, path,
+		    GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) != 0) {
+			m->local = NULL;
+			free(path);
+			git_error_clear();
+			return (false);
+		}
+		free(path);
+	}
+	ref = xasprintf("refs/heads/%s", m->branch);
+	same = git_reference_name_to_id(&theirs, m->local, ref) == 0 &&
+	    mirror_tip(m, &ours) == 0 && git_oid_equal(&theirs, &ours);
+	free(ref);
+	git_error_clear();
+	if (same)
+		*tip = ours;
+	return (same);
+}
+
 int
 mirror_fetch(struct mirror *m, int deadline, git_oid *tip, char **cause)
 {
@@ -342,6 +379,8 @@ mirror_fetch(struct mirror *m, int deadline, git_oid *tip, char **cause)
 	int			 error = -EIO;
 
 	*cause = NULL;
+	if (mirror_unchanged(m, tip))
+		return (0);
 	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
 	/*
 	 * An anonymous remote: nothing in the mirror's configuration to
@@ -415,6 +454,7 @@ mirror_free(struct mirror *m)
 	if (m == NULL)
 		return;
 	git_remote_free(m->remote);
+	git_repository_free(m->local);
 	git_repository_free(m->repo);
 	free(m->dir);
 	free(m->url);
