@@ -8,6 +8,9 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -433,6 +436,15 @@ mirror_fetch(struct mirror *m, int deadline, git_oid *tip, char **cause)
 out:
 	free(spec);
 	git_remote_disconnect(remote);
+#ifdef __GLIBC__
+	/*
+	 * A fetch allocates megabytes (a local remote packs with zlib) and
+	 * frees them; glibc keeps freed pages of a thread's arena resident.
+	 * Give them back, or an idle daemon of many repositories stays as
+	 * big as all its fetches at once were.
+	 */
+	malloc_trim(0);
+#endif
 	return (error);
 }
 
