@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "engine.h"
+#include "engine-memo.h"
 #include "logcap.h"
 #include "proc.h"
 #include "provider.h"
@@ -49,6 +50,7 @@ struct engine_repo {
 	struct event		*retry_ev;
 	int64_t			 next_retry;
 	bool			 held;		/* until the first fetch */
+	struct engine_memo	*memo;		/* fingerprints of the last pass */
 };
 
 enum erun_state {

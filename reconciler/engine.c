@@ -111,6 +111,7 @@ engine_free(struct engine *e)
 			git_repository_free(r->git);
 		if (r->retry_ev != NULL)
 			event_free(r->retry_ev);
+		engine_memo_free(r->memo);
 		free(r->name);
 		free(r->mirror_dir);
 		free(r->trigger);
@@ -169,6 +170,7 @@ engine_repo_add(struct engine *e, const char *name, int64_t store_id,
 	r->trigger = xstrdup("startup");
 	r->retry_ev = evtimer_new(e->base, engine_retry_fire, r);
 	r->held = true;
+	r->memo = engine_memo_new();
 	TAILQ_INSERT_TAIL(&e->repos, r, entry);
 	return (r);
 }
@@ -226,6 +228,7 @@ engine_update(struct engine_repo *r, struct model *m, const char *commit,
 	 * The previous model is kept: removed deployments are found, with
 	 * their policy and blueprint, in it.
 	 */
+	engine_memo_rotate(r->memo, r->cur != NULL ? r->cur->m : NULL);
 	emodel_unref(r->prev);
 	r->prev = r->cur;
 	r->cur = em;
@@ -508,7 +511,7 @@ pass_deployment(struct engine_repo *r, struct emodel *em,
 		free(cause);
 		return;
 	}
-	if (model_fingerprint(fp, d, &res, &cause) != 0) {
+	if (engine_memo_fingerprint(r->memo, fp, d, &res, &cause) != 0) {
 		set_desired(e, row, d->blueprint->name, d->environment->name,
 		    em->commit, NULL, false);
 		set_phase(e, row, "failed", 0, "cannot resolve inputs", cause);
@@ -670,8 +673,10 @@ pass_repo(struct engine_repo *r)
 		rows_release(&rows);
 		rows_load(r->e, r, &rows);
 	}
+	engine_memo_begin(r->memo, r->e->secrets_dir);
 	for (i = 0; i < r->cur->m->ndeployments; i++)
 		pass_deployment(r, r->cur, r->cur->m->deployments[i], &rows);
+	engine_memo_end(r->memo, r->cur->m);
 	rows_release(&rows);
 	rows_load(r->e, r, &rows);
 	pass_removed(r, &rows);
