@@ -243,11 +243,33 @@ test_memo(void **state)
 	teardown_repo(&c);
 }
 
+/* A secrets folder that is empty, missing, or none at all. */
+static void
+test_secrets_folders(void **state)
+{
+	struct engine_memo	*m = engine_memo_new();
+	char			*dir = tu_mkdtemp(), *missing;
+
+	(void)state;
+	missing = xasprintf("%s/missing", dir);
+	engine_memo_begin(m, dir);
+	engine_memo_end(m, NULL);
+	engine_memo_begin(m, missing);
+	engine_memo_end(m, NULL);
+	engine_memo_begin(m, NULL);
+	engine_memo_end(m, NULL);
+	engine_memo_free(m);
+	tu_rm_rf(dir);
+	free(dir);
+	free(missing);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_memo),
+		cmocka_unit_test(test_secrets_folders),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
