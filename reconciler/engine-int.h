@@ -25,6 +25,7 @@
 #include "runner.h"
 #include "tfjson.h"
 #include "script.h"
+#include "table.h"
 
 /* A model and the commit it was read from, shared by the runs using it. */
 struct emodel {
@@ -109,6 +110,7 @@ struct engine {
 	size_t			 keylen;
 	TAILQ_HEAD(, engine_repo) repos;
 	TAILQ_HEAD(, erun)	 runs;
+	struct table		 busy;		/* dep_id -> runs queued or running */
 	size_t			 running;
 	struct event		*pass_ev;
 	bool			 stopping;
@@ -142,5 +144,8 @@ void	 erun_start_queued(struct engine *);
 void	 erun_abandon(struct erun *, const char *state, const char *cause);
 void	 erun_free(struct erun *);
 void	 erun_report(struct erun *, const char *state, const char *cause);
+
+/* The runs of a deployment, indexed so that engine_busy is one lookup. */
+void		 engine_busy_add(struct engine *, int64_t dep_id, int delta);
 
 #endif

@@ -75,6 +75,7 @@ erun_queue(struct engine_repo *r, struct emodel *em,
 	tfjson_init(&run->tf);
 	recap_init(&run->recap);
 	TAILQ_INSERT_TAIL(&e->runs, run, entry);
+	engine_busy_add(e, run->dep_id, 1);
 	erun_report(run, "queued", NULL);
 	return (id);
 }
@@ -128,6 +129,7 @@ erun_free(struct erun *run)
 	if (run == NULL)
 		return;
 	TAILQ_REMOVE(&run->e->runs, run, entry);
+	engine_busy_add(run->e, run->dep_id, -1);
 	if (run->proc != NULL)
 		proc_free(run->proc);
 	if (run->flush_ev != NULL)

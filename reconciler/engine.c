@@ -46,6 +46,7 @@ engine_new(struct event_base *base, struct store *store,
 	e->store = store;
 	TAILQ_INIT(&e->repos);
 	TAILQ_INIT(&e->runs);
+	table_init(&e->busy);
 	e->key = xmalloc(keylen);
 	memcpy(e->key, key, keylen);
 	e->keylen = keylen;
@@ -121,6 +122,7 @@ engine_free(struct engine *e)
 		event_free(e->pass_ev);
 	if (e->stop_ev != NULL)
 		event_free(e->stop_ev);
+	table_release(&e->busy);
 	explicit_bzero(e->key, e->keylen);
 	free(e->key);
 	free(e->state_dir);
@@ -330,16 +332,25 @@ resolve_output(void *arg, const char *dep, const char *output)
 	return (v);
 }
 
+/*
+ * Whether a run of the deployment is queued or running.  Asked for every
+ * deployment of every pass: a lookup, not a walk of the run queue (a first
+ * load queues a run per deployment, and the walk made it quadratic).
+ */
 bool
 engine_busy(struct engine *e, int64_t dep_id)
 {
-	struct erun	*run;
+	return (table_get(&e->busy, &dep_id, sizeof dep_id) != NULL);
+}
 
-	TAILQ_FOREACH(run, &e->runs, entry) {
-		if (run->dep_id == dep_id)
-			return (true);
-	}
-	return (false);
+void
+engine_busy_add(struct engine *e, int64_t dep_id, int delta)
+{
+	uintptr_t	n;
+
+	n = (uintptr_t)table_get(&e->busy, &dep_id, sizeof dep_id);
+	n = (uintptr_t)((intptr_t)n + delta);
+	table_put(&e->busy, &dep_id, sizeof dep_id, (void *)n);
 }
 
 /* Every phase change goes through here: the store, then the hook. */
