@@ -663,7 +663,7 @@ static void
 pass_repo(struct engine_repo *r)
 {
 	struct rows	rows;
-	size_t		i, added;
+	size_t		i, added, removed;
 	int64_t		id;
 
 	if (r->cur == NULL)
@@ -688,10 +688,19 @@ pass_repo(struct engine_repo *r)
 	for (i = 0; i < r->cur->m->ndeployments; i++)
 		pass_deployment(r, r->cur, r->cur->m->deployments[i], &rows);
 	engine_memo_end(r->memo, r->cur->m);
+	/*
+	 * Only rows the model no longer has are pass_removed's business: when
+	 * there is none, the rows need not be listed again for it.
+	 */
+	for (i = 0, removed = 0; i < rows.n; i++)
+		if (model_deployment(r->cur->m, rows.v[i].name) == NULL)
+			removed++;
 	rows_release(&rows);
-	rows_load(r->e, r, &rows);
-	pass_removed(r, &rows);
-	rows_release(&rows);
+	if (removed > 0) {
+		rows_load(r->e, r, &rows);
+		pass_removed(r, &rows);
+		rows_release(&rows);
+	}
 	store_commit(r->e->store);
 }
 
