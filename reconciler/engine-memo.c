@@ -14,8 +14,11 @@
  *    ever holds deployments of the model of its last pass, which the
  *    engine keeps alive as the current or the previous model, so an
  *    address cannot have been reused by another deployment;
- *  - no input or runner env entry uses an upstream output or git.commit
- *    (those change without the deployment changing: resolved every time);
+ *  - no input or runner env entry uses git.commit (it changes with every
+ *    commit: resolved every time);
+ *  - if one uses upstream outputs, the resolver gives the same values for
+ *    them as at the last pass (asked again every pass: a lookup of the
+ *    upstream's row, where a fingerprint resolves and hashes everything);
  *  - if one uses a secret, the secrets folder looks as it did at the last
  *    pass: the name, inode, mode, owner, size and change times of every
  *    entry, read once per pass (no secret value is read for this).
@@ -33,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "compat.h"
@@ -45,6 +49,7 @@
 struct memo_entry {
 	const struct deployment	*d;
 	char			 fp[MODEL_FINGERPRINT_LEN + 1];
+	json_t			*outputs;	/* upstream values used, or NULL */
 };
 
 struct engine_memo {
@@ -60,6 +65,15 @@ struct engine_memo {
 };
 
 static void
+memo_entry_free(struct memo_entry *e)
+{
+	if (e == NULL)
+		return;
+	json_decref(e->outputs);
+	free(e);
+}
+
+static void
 memo_clear(struct table *t)
 {
 	const char	*k;
@@ -67,7 +81,7 @@ memo_clear(struct table *t)
 	size_t		 i;
 
 	for (i = 0; table_next(t, &i, &k, &v); )
-		free(v);
+		memo_entry_free(v);
 	table_release(t);
 	table_init(t);
 }
@@ -227,42 +241,69 @@ uses(const struct deployment *d)
 	return (flags);
 }
 
+/* The values of d's output references now, in order (null: unknown). */
+static json_t *
+upstream(const struct deployment *d, const struct resolver *res)
+{
+	json_t	*a = json_array(), *v;
+	size_t	 i;
+
+	for (i = 0; i < d->nrefs; i++) {
+		v = res != NULL && res->output != NULL ? res->output(res->arg,
+		    d->refs[i].deployment, d->refs[i].output) : NULL;
+		json_array_append_new(a, v != NULL ? v : json_null());
+	}
+	return (a);
+}
+
 int
 engine_memo_fingerprint(struct engine_memo *m,
     char out[MODEL_FINGERPRINT_LEN + 1], const struct deployment *d,
     const struct resolver *res, char **cause)
 {
 	struct memo_entry	*e;
+	json_t			*ups = NULL;
 	int			 flags, error;
 	bool			 secrets_same;
 
 	*cause = NULL;
 	flags = d->valid && d->link != NULL ? uses(d) : RINPUT_BROKEN;
-	if (flags & (RINPUT_OUTPUTS | RINPUT_COMMIT | RINPUT_BROKEN)) {
+	if ((flags & (RINPUT_COMMIT | RINPUT_BROKEN)) ||
+	    ((flags & RINPUT_OUTPUTS) && d->nrefs == 0)) {
 		if ((error = model_fingerprint(out, d, res, cause)) == 0)
 			m->computed++;
 		return (error);
 	}
+	if (flags & RINPUT_OUTPUTS)
+		ups = upstream(d, res);
 	secrets_same = m->have_digest && m->have_now &&
 	    memcmp(m->digest, m->now, sizeof m->digest) == 0;
 	e = table_gets(&m->last, d->name);
 	if (e != NULL && m->model != NULL && e->d == d &&
-	    (!(flags & RINPUT_SECRET) || secrets_same)) {
+	    (!(flags & RINPUT_SECRET) || secrets_same) &&
+	    (ups == NULL ? e->outputs == NULL :
+	    e->outputs != NULL && json_equal(ups, e->outputs))) {
 		memcpy(out, e->fp, sizeof e->fp);
 		m->reused++;
 	} else {
-		if ((error = model_fingerprint(out, d, res, cause)) != 0)
+		if ((error = model_fingerprint(out, d, res, cause)) != 0) {
+			json_decref(ups);
 			return (error);
+		}
 		m->computed++;
 	}
-	if ((flags & RINPUT_SECRET) && !m->have_now)
+	if ((flags & RINPUT_SECRET) && !m->have_now) {
+		json_decref(ups);
 		return (0);	/* not told whether secrets change */
+	}
 	if ((e = table_gets(&m->next, d->name)) == NULL) {
 		e = xcalloc(1, sizeof *e);
-		free(table_puts(&m->next, d->name, e));
+		memo_entry_free(table_puts(&m->next, d->name, e));
 	}
 	e->d = d;
 	memcpy(e->fp, out, sizeof e->fp);
+	json_decref(e->outputs);
+	e->outputs = ups;
 	return (0);
 }
 

@@ -4,8 +4,8 @@
  * gives must be the one model_fingerprint computes, and it must compute
  * again exactly what can have changed: a deployment whose file changed,
  * every deployment after a blueprint changed, a deployment using a secret
- * once the secrets folder changed, and every time a deployment using an
- * upstream output or git.commit.
+ * once the secrets folder changed, a deployment using an upstream output
+ * once that output's value changed, and every time one using git.commit.
  */
 #include "config.h"
 
@@ -33,6 +33,7 @@ struct ctx {
 	struct model		*cur, *prev;
 	struct engine_memo	*memo;
 	unsigned char		 key[32];
+	const char		*outval;	/* what upstreams output */
 };
 
 static int
@@ -50,9 +51,12 @@ ctx_secret(void *arg, const char *name, char **value)
 static json_t *
 ctx_output(void *arg, const char *dep, const char *output)
 {
-	(void)arg;
-	(void)output;
-	return (json_string(dep));
+	struct ctx	*c = arg;
+	char		*s = xasprintf("%s.%s=%s", dep, output, c->outval);
+	json_t		*v = json_string(s);
+
+	free(s);
+	return (v);
 }
 
 static void
@@ -125,6 +129,7 @@ setup_repo(struct ctx *c)
 	commit_all(c->dir, "one");
 	c->cache = model_cache_new();
 	c->memo = engine_memo_new();
+	c->outval = "a";
 }
 
 static void
@@ -203,25 +208,30 @@ test_memo(void **state)
 	setup_repo(&c);
 	load_head(&c);
 	assert_int_equal(pass(&c, "c1"), all);		/* nothing known */
-	/* The same model again: only what always changes. */
-	assert_int_equal(pass(&c, "c1"), 2);
+	/* The same model again: only what always changes (git.commit). */
+	assert_int_equal(pass(&c, "c1"), 1);
 
-	/* One deployment's file changes: it, and the two that always do. */
+	/* The upstream's output changes: its user is computed again. */
+	c.outval = "b";
+	assert_int_equal(pass(&c, "c1"), 2);
+	assert_int_equal(pass(&c, "c1"), 1);
+
+	/* One deployment's file changes: it, and the one that always does. */
 	tu_write(c.dir, "deployments/plain3.yaml",
 	    "blueprint: bp\nenvironment: env\ninputs: { value: changed }\n", 0);
 	commit_all(c.dir, "two");
 	load_head(&c);
-	assert_int_equal(pass(&c, "c2"), 3);
+	assert_int_equal(pass(&c, "c2"), 2);
 
 	/* A new commit that changes nothing. */
 	commit_all(c.dir, "three");
 	load_head(&c);
-	assert_int_equal(pass(&c, "c3"), 2);
+	assert_int_equal(pass(&c, "c3"), 1);
 
 	/* The secret changes on the host: its user is computed again. */
 	write_secret(&c, "two");
-	assert_int_equal(pass(&c, "c3"), 3);
 	assert_int_equal(pass(&c, "c3"), 2);
+	assert_int_equal(pass(&c, "c3"), 1);
 
 	/* A blueprint changes: every deployment is a new object. */
 	tu_write(c.dir, "blueprints/bp/deploy", "#!/bin/sh\nexit 0\n", 0755);
@@ -239,7 +249,7 @@ test_memo(void **state)
 	commit_all(c.dir, "six");
 	load_head(&c);
 	assert_int_equal(pass(&c, "c6"), all);
-	assert_int_equal(pass(&c, "c6"), 2);
+	assert_int_equal(pass(&c, "c6"), 1);
 	teardown_repo(&c);
 }
 
