@@ -721,10 +721,27 @@ def bench_footprint(tmp):
     finally:
         d.stop()
     cpu = 100 * (c1 - c0) / (t1 - t0)
+    # Reference: the git command doing the same polls, one fetch of each
+    # repository a second (CPU from a sample of fetches), and the memory
+    # one such fetch needs (its peak RSS).
+    clone = os.path.join(tmp, "fp-clone.git")
+    git("clone", "-q", "--bare", repos[0]["url"], clone)
+    nf = size(20, 10, 2)
+    c2 = children_cpu()
+    for _ in range(nf):
+        git("--git-dir", clone, "fetch", "-q", "origin", "+refs/heads/*:refs/heads/*")
+    fetch_cpu = 100 * nrepos * (children_cpu() - c2) / nf
+    p = subprocess.Popen(["git", "--git-dir", clone, "fetch", "-q", "origin",
+                          "+refs/heads/*:refs/heads/*"], stdout=subprocess.DEVNULL)
+    _, _, ru = os.wait4(p.pid, 0)
+    fetch_rss = ru.ru_maxrss * 1024
+    RAW["footprint_reference"] = {"git_fetch_cpu_pct": fetch_cpu,
+                                  "git_fetch_maxrss": fetch_rss}
     RAW["footprint"] = {"repositories": nrepos, "seconds": t1 - t0, "cpu_s": c1 - c0,
                         "status": st, "rss_samples": rss, "threads": threads}
     result("footprint", "footprint.rss", "footprint %d repos: VmRSS (max over %d s)"
-           % (nrepos, secs), max(rss) / 1048576, "MiB", None, None, "< 10 MiB",
+           % (nrepos, secs), max(rss) / 1048576, "MiB",
+           "peak RSS of one git fetch of such a repository", fetch_rss / 1048576, "< 10 MiB",
            max(rss) < 10 * 1048576,
            "at the end RssAnon %.1f MiB (the daemon's own), RssFile %.1f MiB (mostly shared "
            "libraries' pages); %d threads (one worker per repository)"
@@ -734,7 +751,8 @@ def bench_footprint(tmp):
     result("footprint", "footprint.hwm", "footprint %d repos: VmHWM (peak since start)" % nrepos,
            vmhwm / 1048576, "MiB", None, None, None, None)
     result("footprint", "footprint.cpu", "footprint %d repos: CPU" % nrepos, cpu, "%core",
-           None, None, "< 1%", cpu < 1)
+           "git fetch of each of the %d repositories every second (%% of a core)" % nrepos,
+           fetch_cpu, "< 1%", cpu < 1)
 
 
 # ---------------------------------------------------------------------------
@@ -880,7 +898,8 @@ def bench_webhook(tmp):
     result("webhook", "webhook.p99", "webhook ingest p99", got["p99_us"] / 1000, "ms",
            "GET /healthz p99", ref["p99_us"] / 1000)
     result("webhook", "webhook.lost", "webhook deliveries lost", lost, "",
-           None, None, "0", lost == 0 and got["other"] == 0 and replayed == 0)
+           "distinct deliveries sent", got["sent"], "0",
+           lost == 0 and got["other"] == 0 and replayed == 0)
 
 
 # ---------------------------------------------------------------------------
@@ -914,6 +933,14 @@ def bench_logs(tmp):
             while not stop.is_set():
                 rss.append(proc_mem(d.pid)[0])
                 stop.wait(0.02)
+        # Reference: the same requests for a second with nothing running.
+        ths = [threading.Thread(target=api)]
+        ths[0].start()
+        time.sleep(size(2, 1, 0.3))
+        stop.set()
+        ths[0].join()
+        idle_lat, lat = lat, []
+        stop.clear()
         ths = [threading.Thread(target=api), threading.Thread(target=sample)]
         for t in ths:
             t.start()
@@ -953,7 +980,7 @@ def bench_logs(tmp):
     RAW["logs"] = {"bytes": nbytes, "captures": reps, "through_Bps": through,
                    "devnull_Bps": null, "pipe_Bps": pipe, "rss_before": rss0,
                    "rss_max": max(rss + [rss1]), "hwm_before": hwm0, "hwm_after": hwm1,
-                   "api_ms": lat,
+                   "api_ms": lat, "api_idle_ms": idle_lat,
                    "runs": [{k: x.get(k) for k in ("log_bytes", "state", "cause")} for x in runs]}
     mib = 1048576.0
     result("logs", "logs.throughput", "log capture %d MiB: throughput (median of %d)"
@@ -966,11 +993,14 @@ def bench_logs(tmp):
     result("logs", "logs.vs_pipe", "log capture: throughput / a pipe to cat", 100 * tp / pipe,
            "%", "same writer | cat >/dev/null, MiB/s", pipe / mib)
     result("logs", "logs.rss", "log capture: daemon RSS growth", growth / mib, "MiB",
-           None, None, "< 16 MiB", growth < 16 * mib,
+           "log bytes the daemon stored per run (log_max_bytes), MiB",
+           (last.get("log_bytes") or 0) / mib, "< 16 MiB", growth < 16 * mib,
            "VmRSS %.1f MiB before, at most %.1f during; VmHWM %.1f -> %.1f MiB"
            % (rss0 / mib, max(rss + [rss1]) / mib, hwm0 / mib, hwm1 / mib))
     result("logs", "logs.api", "log capture: GET /api/v1/deployments p99 (n=%d)" % len(lat),
-           pct(lat, 99), "ms", "p50", pct(lat, 50), "< 50 ms", pct(lat, 99) < 50)
+           pct(lat, 99), "ms", "the same requests with no run, p99 (n=%d)" % len(idle_lat),
+           pct(idle_lat, 99), "< 50 ms", pct(lat, 99) < 50,
+           "p50 %.2f ms during the captures" % pct(lat, 50))
 
 
 # ---------------------------------------------------------------------------
