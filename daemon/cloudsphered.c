@@ -50,6 +50,7 @@ struct daemon_repo {
 	struct engine_repo	*er;
 	struct ledger		*ledger;	/* NULL: ledger_branch "" */
 	char			*commit;	/* last loaded */
+	bool			 unclean;	/* the store may hold an error */
 };
 
 struct daemon {
@@ -165,18 +166,25 @@ on_result(struct watch *w, struct model *m, const char *commit,
 		log_warnx("%s: %s", watch_name(w), error);
 		store_repository_set_commit(r->d->store, r->store_id,
 		    r->commit, error);
+		r->unclean = true;
 		engine_repo_release_hold(r->er);
 		return;
 	}
 	/* The remote answers: a ledger push waiting to retry goes now. */
 	ledger_kick(r->ledger);
 	if (m == NULL) {
-		/* Fetched, nothing new. */
-		store_repository_set_commit(r->d->store, r->store_id,
-		    r->commit, NULL);
+		/*
+		 * Fetched, nothing new: only an error to clear is written, so
+		 * that an idle poll costs no write to the database.
+		 */
+		if (r->unclean)
+			store_repository_set_commit(r->d->store, r->store_id,
+			    r->commit, NULL);
+		r->unclean = false;
 		engine_repo_release_hold(r->er);
 		return;
 	}
+	r->unclean = false;	/* engine_update records the commit */
 	log_info("%s: commit %.12s (%s): %zu deployments, %zu invalid, %zu errors",
 	    r->name, commit, trigger, m->ndeployments,
 	    model_invalid_count(m), m->diags.n);
@@ -569,6 +577,7 @@ main(int argc, char **argv)
 
 		r->d = &d;
 		r->name = xstrdup(cr->name);
+		r->unclean = true;	/* an error from before a restart */
 		if (store_repository_upsert(d.store, cr->name, cr->url,
 		    cr->branch, &r->store_id) != 0)
 			fatalx("%s: cannot record the repository", cr->name);

@@ -98,6 +98,7 @@ struct watch {
 	struct model		*prev;
 	git_oid			 loaded;
 	bool			 have_loaded;
+	bool			 quiet_ok;	/* the loop knows all is well */
 };
 
 static void
@@ -111,6 +112,8 @@ watch_post(struct watch *w, struct model *m, const char *commit,
 	res->commit = commit != NULL ? xstrdup(commit) : NULL;
 	res->trigger = xstrdup(trigger);
 	res->error = error != NULL ? xstrdup(error) : NULL;
+	/* After this, "nothing new" tells the loop nothing (but after "last"). */
+	w->quiet_ok = error == NULL && strcmp(trigger, "last") != 0;
 	pthread_mutex_lock(&w->mu);
 	TAILQ_INSERT_TAIL(&w->results, res, entry);
 	pthread_mutex_unlock(&w->mu);
@@ -322,8 +325,9 @@ watch_main(void *arg)
 			cause = NULL;
 		} else if (!w->have_loaded || !git_oid_equal(&tip, &w->loaded))
 			watch_load(w, &tip, trigger);
-		else
+		else if (!w->quiet_ok)
 			watch_post(w, NULL, NULL, trigger, NULL);
+		/* else an idle poll: no wake-up of the loop for nothing */
 		free(trigger);
 	}
 	watch_free_retired(w);

@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "engine.h"
+#include "engine-memo.h"
 #include "logcap.h"
 #include "proc.h"
 #include "provider.h"
@@ -24,6 +25,7 @@
 #include "runner.h"
 #include "tfjson.h"
 #include "script.h"
+#include "table.h"
 
 /* A model and the commit it was read from, shared by the runs using it. */
 struct emodel {
@@ -49,6 +51,7 @@ struct engine_repo {
 	struct event		*retry_ev;
 	int64_t			 next_retry;
 	bool			 held;		/* until the first fetch */
+	struct engine_memo	*memo;		/* fingerprints of the last pass */
 };
 
 enum erun_state {
@@ -124,6 +127,7 @@ struct engine {
 	size_t			 keylen;
 	TAILQ_HEAD(, engine_repo) repos;
 	TAILQ_HEAD(, erun)	 runs;
+	struct table		 busy;		/* dep_id -> runs queued or running */
 	size_t			 running;
 	struct event		*pass_ev;
 	bool			 stopping;
@@ -193,5 +197,8 @@ void	 edrift_free(struct engine *);
 void	 edrift_pass(struct engine_repo *, struct emodel *,
 	    const struct deployment *, const struct store_deployment *,
 	    const char *fingerprint);
+
+/* The runs of a deployment, indexed so that engine_busy is one lookup. */
+void		 engine_busy_add(struct engine *, int64_t dep_id, int delta);
 
 #endif

@@ -59,6 +59,8 @@ erun_queue(struct engine_repo *r, struct emodel *em,
 		engine_phase(e, row->id, row->name, phase, id, reason, NULL);
 	run = erun_new(r, em, d, row->id, id, action, trigger, fingerprint,
 	    operator);
+	/* The deployment's slot: a pull request's plan holds none. */
+	engine_busy_add(e, run->dep_id, 1);
 	erun_report(run, "queued", NULL);
 	return (id);
 }
@@ -145,6 +147,8 @@ erun_free(struct erun *run)
 	if (run == NULL)
 		return;
 	TAILQ_REMOVE(&run->e->runs, run, entry);
+	if (run->pull == 0)
+		engine_busy_add(run->e, run->dep_id, -1);
 	if (run->proc != NULL)
 		proc_free(run->proc);
 	if (run->flush_ev != NULL)

@@ -49,6 +49,7 @@ engine_new(struct event_base *base, struct store *store,
 	e->store = store;
 	TAILQ_INIT(&e->repos);
 	TAILQ_INIT(&e->runs);
+	table_init(&e->busy);
 	e->key = xmalloc(keylen);
 	memcpy(e->key, key, keylen);
 	e->keylen = keylen;
@@ -119,6 +120,7 @@ engine_free(struct engine *e)
 			git_repository_free(r->git);
 		if (r->retry_ev != NULL)
 			event_free(r->retry_ev);
+		engine_memo_free(r->memo);
 		free(r->name);
 		free(r->mirror_dir);
 		free(r->trigger);
@@ -129,6 +131,7 @@ engine_free(struct engine *e)
 	if (e->stop_ev != NULL)
 		event_free(e->stop_ev);
 	edrift_free(e);
+	table_release(&e->busy);
 	explicit_bzero(e->key, e->keylen);
 	free(e->key);
 	free(e->state_dir);
@@ -179,6 +182,7 @@ engine_repo_add(struct engine *e, const char *name, int64_t store_id,
 	r->trigger = xstrdup("startup");
 	r->retry_ev = evtimer_new(e->base, engine_retry_fire, r);
 	r->held = true;
+	r->memo = engine_memo_new();
 	TAILQ_INSERT_TAIL(&e->repos, r, entry);
 	return (r);
 }
@@ -236,6 +240,7 @@ engine_update(struct engine_repo *r, struct model *m, const char *commit,
 	 * The previous model is kept: removed deployments are found, with
 	 * their policy and blueprint, in it.
 	 */
+	engine_memo_rotate(r->memo, r->cur != NULL ? r->cur->m : NULL);
 	emodel_unref(r->prev);
 	r->prev = r->cur;
 	r->cur = em;
@@ -388,17 +393,25 @@ resolve_output(void *arg, const char *dep, const char *output)
 	return (engine_output(c->e, rows_get(c->rows, dep), output));
 }
 
+/*
+ * Whether a run of the deployment is queued or running.  Asked for every
+ * deployment of every pass: a lookup, not a walk of the run queue (a first
+ * load queues a run per deployment, and the walk made it quadratic).
+ */
 bool
 engine_busy(struct engine *e, int64_t dep_id)
 {
-	struct erun	*run;
+	return (table_get(&e->busy, &dep_id, sizeof dep_id) != NULL);
+}
 
-	/* Previews work on a copy of the state: they hold no slot. */
-	TAILQ_FOREACH(run, &e->runs, entry) {
-		if (run->dep_id == dep_id && run->pull == 0)
-			return (true);
-	}
-	return (false);
+void
+engine_busy_add(struct engine *e, int64_t dep_id, int delta)
+{
+	uintptr_t	n;
+
+	n = (uintptr_t)table_get(&e->busy, &dep_id, sizeof dep_id);
+	n = (uintptr_t)((intptr_t)n + delta);
+	table_put(&e->busy, &dep_id, sizeof dep_id, (void *)n);
 }
 
 /* Every phase change goes through here: the store, then the hook. */
@@ -572,7 +585,7 @@ pass_deployment(struct engine_repo *r, struct emodel *em,
 		free(cause);
 		return;
 	}
-	if (model_fingerprint(fp, d, &res, &cause) != 0) {
+	if (engine_memo_fingerprint(r->memo, fp, d, &res, &cause) != 0) {
 		set_desired(e, row, d->blueprint->name, d->environment->name,
 		    em->commit, NULL, false);
 		set_phase(e, row, "failed", 0, "cannot resolve inputs", cause);
@@ -725,7 +738,7 @@ static void
 pass_repo(struct engine_repo *r)
 {
 	struct rows	rows;
-	size_t		i, added;
+	size_t		i, added, removed;
 	int64_t		id;
 
 	if (r->cur == NULL)
@@ -746,12 +759,23 @@ pass_repo(struct engine_repo *r)
 		rows_release(&rows);
 		rows_load(r->e, r, &rows);
 	}
+	engine_memo_begin(r->memo, r->e->secrets_dir);
 	for (i = 0; i < r->cur->m->ndeployments; i++)
 		pass_deployment(r, r->cur, r->cur->m->deployments[i], &rows);
+	engine_memo_end(r->memo, r->cur->m);
+	/*
+	 * Only rows the model no longer has are pass_removed's business: when
+	 * there is none, the rows need not be listed again for it.
+	 */
+	for (i = 0, removed = 0; i < rows.n; i++)
+		if (model_deployment(r->cur->m, rows.v[i].name) == NULL)
+			removed++;
 	rows_release(&rows);
-	rows_load(r->e, r, &rows);
-	pass_removed(r, &rows);
-	rows_release(&rows);
+	if (removed > 0) {
+		rows_load(r->e, r, &rows);
+		pass_removed(r, &rows);
+		rows_release(&rows);
+	}
 	store_commit(r->e->store);
 }
 

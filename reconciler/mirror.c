@@ -8,6 +8,9 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +40,7 @@ struct mirror {
 	const git_oid		*push_expect;	/* where it must still be */
 	git_repository		*repo;
 	git_remote		*remote;	/* anonymous, made once */
+	git_repository		*local;		/* the remote, if a local path */
 	time_t			 deadline;	/* of the fetch under way */
 	int			 tries;		/* credential attempts */
 };
@@ -398,6 +402,42 @@ mirror_advertised(struct mirror *m, const char *spec)
 	return (false);
 }
 
+/*
+ * A local remote (a path or file://) is read directly first: when its
+ * branch is where the mirror already is, there is nothing to fetch, and a
+ * poll costs one ref read instead of a fetch (the remote opened again, its
+ * refs listed, a negotiation).  Anything else (the branch missing, the
+ * remote unreadable) falls through to the fetch, which says why.
+ */
+static bool
+mirror_unchanged(struct mirror *m, git_oid *tip)
+{
+	git_oid	 theirs, ours;
+	char	*path, *ref;
+	bool	 same;
+
+	if (m->local == NULL) {
+		if ((path = mirror_local_path(m->url)) == NULL)
+			return (false);
+		if (git_repository_open_ext(&m->local, path,
+		    GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) != 0) {
+			m->local = NULL;
+			free(path);
+			git_error_clear();
+			return (false);
+		}
+		free(path);
+	}
+	ref = xasprintf("refs/heads/%s", m->branch);
+	same = git_reference_name_to_id(&theirs, m->local, ref) == 0 &&
+	    mirror_tip(m, &ours) == 0 && git_oid_equal(&theirs, &ours);
+	free(ref);
+	git_error_clear();
+	if (same)
+		*tip = ours;
+	return (same);
+}
+
 int
 mirror_fetch(struct mirror *m, int deadline, git_oid *tip, char **cause)
 {
@@ -408,6 +448,8 @@ mirror_fetch(struct mirror *m, int deadline, git_oid *tip, char **cause)
 	int			 error = -EIO;
 
 	*cause = NULL;
+	if (mirror_unchanged(m, tip))
+		return (0);
 	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
 	if ((error = mirror_remote(m, cause)) != 0)
 		return (error);
@@ -439,6 +481,15 @@ mirror_fetch(struct mirror *m, int deadline, git_oid *tip, char **cause)
 out:
 	free(spec);
 	git_remote_disconnect(remote);
+#ifdef __GLIBC__
+	/*
+	 * A fetch allocates megabytes (a local remote packs with zlib) and
+	 * frees them; glibc keeps freed pages of a thread's arena resident.
+	 * Give them back, or an idle daemon of many repositories stays as
+	 * big as all its fetches at once were.
+	 */
+	malloc_trim(0);
+#endif
 	return (error);
 }
 
@@ -631,6 +682,7 @@ mirror_free(struct mirror *m)
 	if (m == NULL)
 		return;
 	git_remote_free(m->remote);
+	git_repository_free(m->local);
 	git_repository_free(m->repo);
 	free(m->dir);
 	free(m->url);

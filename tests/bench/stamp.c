@@ -1,0 +1,129 @@
+/*
+ * stamp: the provider of the daemon benchmarks (tests/bench/bench.py).
+ *
+ * Committed into a generated config repository as a script blueprint's
+ * command, it is called as "./deploy plan|apply|destroy" like any script
+ * provider.  Its first instruction reads the real-time clock, so that
+ * "provider process started" is the provider's own first timestamp, not a
+ * shell's.  It appends one line to $CLOUDSPHERE_STATE_DIR/stamps:
+ *
+ *	start ACTION SECONDS.NANOSECONDS COMMIT
+ *
+ * If the blueprint folder (its working directory) holds a file
+ * "write-bytes" with a number, it then writes that many bytes to stdout in
+ * 64 KiB blocks and appends "wrote BYTES START END" (real-time clock before
+ * the first and after the last write).  It writes "{}" to
+ * $CLOUDSPHERE_OUTPUTS and exits 0.
+ *
+ * Run by hand as "stamp -w BYTES", it writes BYTES to stdout and prints
+ * "wrote BYTES START END" on stderr: the direct reference of the log
+ * capture benchmark (stdout to /dev/null or to a pipe).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BLOCK	(64 * 1024)
+
+static void
+now(struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+}
+
+/* Writes n bytes of a fixed pattern to stdout; 0 or -1. */
+static int
+write_bytes(unsigned long long n, struct timespec *t0, struct timespec *t1)
+{
+	static char	 block[BLOCK];
+	size_t		 len;
+	ssize_t		 w;
+
+	memset(block, 'x', sizeof block);
+	for (len = 63; len < sizeof block; len += 64)
+		block[len] = '\n';
+	now(t0);
+	while (n > 0) {
+		len = n < sizeof block ? (size_t)n : sizeof block;
+		if ((w = write(STDOUT_FILENO, block, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		n -= (unsigned long long)w;
+	}
+	now(t1);
+	return (0);
+}
+
+static void
+append(const char *path, const char *line)
+{
+	int	fd;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	    0600)) == -1)
+		return;
+	if (write(fd, line, strlen(line)) == -1)
+		fprintf(stderr, "stamp: %s: %s\n", path, strerror(errno));
+	close(fd);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct timespec		 start, t0, t1;
+	const char		*dir, *commit, *outputs;
+	char			 path[PATH_MAX], line[256], buf[32];
+	unsigned long long	 n = 0;
+	ssize_t			 got;
+	int			 fd;
+
+	now(&start);
+	if (argc == 3 && strcmp(argv[1], "-w") == 0) {
+		n = strtoull(argv[2], NULL, 10);
+		if (write_bytes(n, &t0, &t1) != 0)
+			return (1);
+		fprintf(stderr, "wrote %llu %lld.%09ld %lld.%09ld\n", n,
+		    (long long)t0.tv_sec, t0.tv_nsec, (long long)t1.tv_sec,
+		    t1.tv_nsec);
+		return (0);
+	}
+	if ((dir = getenv("CLOUDSPHERE_STATE_DIR")) == NULL) {
+		fprintf(stderr, "usage: stamp -w BYTES, or as a script provider\n");
+		return (2);
+	}
+	commit = getenv("CLOUDSPHERE_COMMIT");
+	snprintf(path, sizeof path, "%s/stamps", dir);
+	snprintf(line, sizeof line, "start %s %lld.%09ld %s\n",
+	    argc > 1 ? argv[1] : "-", (long long)start.tv_sec, start.tv_nsec,
+	    commit != NULL ? commit : "-");
+	append(path, line);
+
+	if ((fd = open("write-bytes", O_RDONLY | O_CLOEXEC)) != -1) {
+		got = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		buf[got > 0 ? got : 0] = '\0';
+		n = strtoull(buf, NULL, 10);
+		if (write_bytes(n, &t0, &t1) != 0)
+			return (1);
+		snprintf(line, sizeof line, "wrote %llu %lld.%09ld %lld.%09ld\n",
+		    n, (long long)t0.tv_sec, t0.tv_nsec, (long long)t1.tv_sec,
+		    t1.tv_nsec);
+		append(path, line);
+	}
+	if ((outputs = getenv("CLOUDSPHERE_OUTPUTS")) != NULL &&
+	    (fd = open(outputs, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) != -1) {
+		if (write(fd, "{}\n", 3) != 3)
+			fprintf(stderr, "stamp: %s: %s\n", outputs,
+			    strerror(errno));
+		close(fd);
+	}
+	return (0);
+}
