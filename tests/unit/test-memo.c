@@ -37,15 +37,11 @@ struct ctx {
 };
 
 static int
-ctx_secret(void *arg, const char *name, char **value)
+ctx_secret(void *arg, const char *name, char **value, char **cause)
 {
 	struct ctx	*c = arg;
-	char		*cause = NULL;
-	int		 error;
 
-	error = secrets_read(c->secrets, name, value, &cause);
-	free(cause);
-	return (error);
+	return (secrets_read(c->secrets, name, value, cause));
 }
 
 static json_t *
