@@ -1098,15 +1098,11 @@ struct pctx {
 };
 
 static int
-populate_secret(void *arg, const char *name, char **value)
+populate_secret(void *arg, const char *name, char **value, char **cause)
 {
 	struct pctx	*c = arg;
-	char		*cause = NULL;
-	int		 error;
 
-	error = secrets_read(c->b->secrets, name, value, &cause);
-	free(cause);
-	return (error);
+	return (secrets_read(c->b->secrets, name, value, cause));
 }
 
 static json_t *
