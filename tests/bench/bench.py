@@ -130,7 +130,7 @@ def machine():
         "versions": {
             "git": first_line(["git", "--version"]),
             "ansible": ansible,
-            "terraform": first_line(["terraform", "version"]),
+            "terraform": first_line(["sh", "-c", "terraform version 2>&1 | grep -m1 '^Terraform v'"]),
             "wrk": first_line(["sh", "-c", "wrk -v 2>&1 | head -1"]),
             "python": platform.python_version(),
             "cloudsphere": first_line(["git", "-C", SRC, "describe", "--always", "--dirty"]),
