@@ -126,7 +126,7 @@ struct engine {
 	unsigned char		*key;
 	size_t			 keylen;
 	TAILQ_HEAD(, engine_repo) repos;
-	TAILQ_HEAD(, erun)	 runs;
+	TAILQ_HEAD(erun_list, erun) runs;
 	struct table		 busy;		/* dep_id -> runs queued or running */
 	size_t			 running;
 	struct event		*pass_ev;

@@ -190,7 +190,11 @@ erun_find(struct engine *e, int64_t id)
 {
 	struct erun	*run;
 
-	TAILQ_FOREACH(run, &e->runs, entry) {
+	/*
+	 * From the newest: callers look up the run they have just queued,
+	 * and a walk from the head made a first load quadratic.
+	 */
+	TAILQ_FOREACH_REVERSE(run, &e->runs, erun_list, entry) {
 		if (run->id == id)
 			return (run);
 	}
