@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,11 +37,16 @@ field(const char *line, const char *name)
 {
 	char		 key[32];
 	const char	*p;
+	long		 v;
 
 	snprintf(key, sizeof key, " %s=", name);
 	if ((p = strstr(line, key)) == NULL)
 		return (0);
-	return (atoi(p + strlen(key)));
+	/* A count from the tool's output: clamped, never undefined. */
+	v = strtol(p + strlen(key), NULL, 10);
+	if (v < INT_MIN)
+		return (INT_MIN);
+	return (v > INT_MAX ? INT_MAX : (int)v);
 }
 
 static void
