@@ -78,6 +78,7 @@ edrift_pass(struct engine_repo *r, struct emodel *em,
 	next = drift_next(last, d->policy.drift_check, row->id, e->started);
 	if (next > engine_now_ms()) {
 		edrift_arm(e, next);
+		etouch_wake(r, d->name, next);
 		return;
 	}
 	id = erun_queue(r, em, d, row, PROVIDER_PLAN, "drift", fp,

@@ -34,6 +34,8 @@ struct emodel {
 	unsigned		 nref;
 	bool			 complete;
 	struct engine_repo	*repo;
+	size_t			*rdep_off;	/* engine-touch.c: who needs */
+	size_t			*rdep;		/* each deployment, lazily */
 };
 
 struct engine_repo {
@@ -52,6 +54,16 @@ struct engine_repo {
 	int64_t			 next_retry;
 	bool			 held;		/* until the first fetch */
 	struct engine_memo	*memo;		/* fingerprints of the last pass */
+
+	/* engine-touch.c: what the next pass visits. */
+	bool			 whole;		/* every deployment and row */
+	bool			 removals;	/* removed rows to settle */
+	struct table		 touched;	/* names */
+	struct table		 wake;		/* name -> int64_t, due (ms) */
+	int64_t			 wake_next;	/* earliest of wake; 0: none */
+	struct event		*wake_ev;
+	int64_t			 wake_armed;	/* when wake_ev fires */
+	struct table		 every_commit;	/* fingerprints with git.commit */
 };
 
 enum erun_state {
@@ -190,6 +202,20 @@ bool	 eplan_finish(struct erun *, const struct store_deployment *,
 	    const char *state, const char *cause);
 int	 eplan_approve_prune(struct engine *, const struct store_deployment *,
 	    char **cause);
+
+/* engine-touch.c: what the next pass must look at. */
+void	 etouch_init(struct engine_repo *);
+void	 etouch_release(struct engine_repo *);
+void	 etouch_emodel_free(struct emodel *);
+void	 etouch_update(struct engine_repo *, const struct emodel *old,
+	    const struct model *);
+void	 etouch_run_ended(struct engine_repo *, const char *name);
+void	 etouch_phase(struct engine *, const char *name, const char *phase);
+void	 etouch_name(struct engine *, const char *name);
+void	 etouch_whole(struct engine *);
+void	 etouch_every_commit(struct engine_repo *, const struct deployment *);
+void	 etouch_wake(struct engine_repo *, const char *name, int64_t at);
+bool	 etouch_take(struct engine_repo *, int64_t now, size_t **, size_t *);
 
 /* engine-drift.c: the drift check schedule. */
 void	 edrift_init(struct engine *);

@@ -211,18 +211,45 @@ engine_memo_begin(struct engine_memo *m, const char *secrets_dir)
 }
 
 void
-engine_memo_end(struct engine_memo *m, const struct model *model)
+engine_memo_end(struct engine_memo *m, const struct model *model, bool whole)
 {
-	struct table	t;
+	struct table	 t;
+	const char	*k;
+	void		*v;
+	size_t		 i;
 
-	/* What this pass did not look at goes: no dangling deployments. */
-	memo_clear(&m->last);
-	t = m->last;
-	m->last = m->next;
-	m->next = t;
+	if (whole) {
+		/* What this pass did not look at goes: no dangling deployments. */
+		memo_clear(&m->last);
+		t = m->last;
+		m->last = m->next;
+		m->next = t;
+	} else {
+		for (i = 0; table_next(&m->next, &i, &k, &v); )
+			if (v != NULL)
+				memo_entry_free(table_puts(&m->last, k, v));
+		table_release(&m->next);
+		table_init(&m->next);
+	}
 	m->model = model;
 	memcpy(m->digest, m->now, sizeof m->digest);
 	m->have_digest = m->have_now;
+}
+
+bool
+engine_memo_secrets_changed(const struct engine_memo *m)
+{
+	return (!m->have_digest || !m->have_now ||
+	    memcmp(m->digest, m->now, sizeof m->digest) != 0);
+}
+
+void
+engine_memo_forget(struct engine_memo *m, const char *name)
+{
+	if (table_gets(&m->last, name) != NULL)
+		memo_entry_free(table_puts(&m->last, name, NULL));
+	if (table_gets(&m->next, name) != NULL)
+		memo_entry_free(table_puts(&m->next, name, NULL));
 }
 
 /* Which of the things that change by themselves d's fingerprint uses. */
@@ -239,6 +266,12 @@ uses(const struct deployment *d)
 	if (d->nrefs > 0)
 		flags |= RINPUT_OUTPUTS;
 	return (flags);
+}
+
+bool
+engine_memo_every_commit(const struct deployment *d)
+{
+	return (d->valid && d->link != NULL && (uses(d) & RINPUT_COMMIT));
 }
 
 /* The values of d's output references now, in order (null: unknown). */

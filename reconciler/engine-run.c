@@ -147,8 +147,11 @@ erun_free(struct erun *run)
 	if (run == NULL)
 		return;
 	TAILQ_REMOVE(&run->e->runs, run, entry);
-	if (run->pull == 0)
+	if (run->pull == 0) {
 		engine_busy_add(run->e, run->dep_id, -1);
+		if (run->repo != NULL && run->name != NULL)
+			etouch_run_ended(run->repo, run->name);
+	}
 	if (run->proc != NULL)
 		proc_free(run->proc);
 	if (run->flush_ev != NULL)

@@ -76,7 +76,7 @@ engine_set_config(struct engine *e, const struct engine_config *cfg)
 	e->cfg.credentials_dir = e->credentials_dir;
 	if (e->cfg.max_parallel_runs < 1)
 		e->cfg.max_parallel_runs = 1;
-	engine_kick(e);
+	etouch_whole(e);
 }
 
 static void
@@ -85,6 +85,7 @@ emodel_unref(struct emodel *em)
 	if (em == NULL || --em->nref > 0)
 		return;
 	em->repo->release(em->m, em->repo->release_arg);
+	etouch_emodel_free(em);
 	free(em->commit);
 	free(em);
 }
@@ -121,6 +122,7 @@ engine_free(struct engine *e)
 		if (r->retry_ev != NULL)
 			event_free(r->retry_ev);
 		engine_memo_free(r->memo);
+		etouch_release(r);
 		free(r->name);
 		free(r->mirror_dir);
 		free(r->trigger);
@@ -183,6 +185,7 @@ engine_repo_add(struct engine *e, const char *name, int64_t store_id,
 	r->retry_ev = evtimer_new(e->base, engine_retry_fire, r);
 	r->held = true;
 	r->memo = engine_memo_new();
+	etouch_init(r);
 	TAILQ_INSERT_TAIL(&e->repos, r, entry);
 	return (r);
 }
@@ -193,6 +196,7 @@ engine_repo_release_hold(struct engine_repo *r)
 	if (!r->held)
 		return;
 	r->held = false;
+	r->whole = true;
 	engine_kick(r->e);
 }
 
@@ -236,6 +240,7 @@ engine_update(struct engine_repo *r, struct model *m, const char *commit,
 	em->nref = 1;
 	em->repo = r;
 	em->complete = model_complete(m);
+	etouch_update(r, r->cur, m);
 	/*
 	 * The previous model is kept: removed deployments are found, with
 	 * their policy and blueprint, in it.
@@ -258,26 +263,44 @@ engine_update(struct engine_repo *r, struct model *m, const char *commit,
 	engine_kick(r->e);
 }
 
-/* Store rows of a repository by deployment name. */
+/*
+ * Store rows of a repository by deployment name: listed all at once for a
+ * pass over every deployment, else read one by one as they are asked for.
+ */
 struct rows {
-	struct store_deployment	*v;
-	size_t			 n;
+	struct engine		*e;
+	int64_t			 repo_id;
+	bool			 listed;
+	struct store_deployment	*all;
+	size_t			 nall;
+	struct store_deployment	**one;		/* read by name */
+	size_t			 none;
 	struct table		 by_name;
 };
 
+/* Marks a name the store has no row for. */
+static struct store_deployment	rows_absent;
+
 static void
-rows_load(struct engine *e, struct engine_repo *r, struct rows *rows)
+rows_init(struct rows *rows, struct engine *e, struct engine_repo *r)
+{
+	memset(rows, 0, sizeof *rows);
+	rows->e = e;
+	rows->repo_id = r->store_id;
+	table_init(&rows->by_name);
+}
+
+static void
+rows_list(struct rows *rows)
 {
 	size_t	i;
 
-	table_init(&rows->by_name);
-	rows->v = NULL;
-	rows->n = 0;
-	if (store_deployment_list(e->store, r->store_id, &rows->v,
-	    &rows->n) != 0)
+	rows->listed = true;
+	if (store_deployment_list(rows->e->store, rows->repo_id, &rows->all,
+	    &rows->nall) != 0)
 		return;
-	for (i = 0; i < rows->n; i++)
-		table_puts(&rows->by_name, rows->v[i].name, &rows->v[i]);
+	for (i = 0; i < rows->nall; i++)
+		table_puts(&rows->by_name, rows->all[i].name, &rows->all[i]);
 }
 
 static void
@@ -285,16 +308,46 @@ rows_release(struct rows *rows)
 {
 	size_t	i;
 
-	for (i = 0; i < rows->n; i++)
-		store_deployment_release(&rows->v[i]);
-	free(rows->v);
+	for (i = 0; i < rows->nall; i++)
+		store_deployment_release(&rows->all[i]);
+	free(rows->all);
+	for (i = 0; i < rows->none; i++) {
+		store_deployment_release(rows->one[i]);
+		free(rows->one[i]);
+	}
+	free(rows->one);
 	table_release(&rows->by_name);
+}
+
+/* Read name's row now (a row just made, or one not listed). */
+static struct store_deployment *
+rows_fetch(struct rows *rows, const char *name)
+{
+	struct store_deployment	*row = xcalloc(1, sizeof *row);
+
+	if (store_deployment_get(rows->e->store, rows->repo_id, name,
+	    row) != 0) {
+		free(row);
+		table_puts(&rows->by_name, name, &rows_absent);
+		return (NULL);
+	}
+	rows->one = xreallocarray(rows->one, rows->none + 1,
+	    sizeof *rows->one);
+	rows->one[rows->none++] = row;
+	table_puts(&rows->by_name, name, row);
+	return (row);
 }
 
 static struct store_deployment *
 rows_get(struct rows *rows, const char *name)
 {
-	return (table_gets(&rows->by_name, name));
+	struct store_deployment	*row = table_gets(&rows->by_name, name);
+
+	if (row == &rows_absent)
+		return (NULL);
+	if (row != NULL || rows->listed)
+		return (row);
+	return (rows_fetch(rows, name));
 }
 
 /* Resolver callbacks: secrets from the host, outputs from the store. */
@@ -422,6 +475,7 @@ engine_phase(struct engine *e, int64_t dep_id, const char *name,
 	if (store_deployment_set_phase(e->store, dep_id, phase, run, reason,
 	    cause) != 0)
 		return;
+	etouch_phase(e, name, phase);
 	if (e->phase_cb != NULL)
 		e->phase_cb(name, phase, reason, cause, e->phase_arg);
 }
@@ -494,11 +548,12 @@ engine_backoff_ms(struct engine *e, int failures)
 }
 
 static void
-schedule_retry(struct engine_repo *r, int64_t at)
+schedule_retry(struct engine_repo *r, const char *name, int64_t at)
 {
 	int64_t		now = engine_now_ms(), delay = at - now;
 	struct timeval	tv;
 
+	etouch_wake(r, name, at);
 	if (delay < 0)
 		delay = 0;
 	if (r->next_retry != 0 && r->next_retry <= at &&
@@ -517,7 +572,12 @@ same(const char *a, const char *b)
 	    (a != NULL && b != NULL && strcmp(a, b) == 0));
 }
 
-/* Record the desired state, unless it is what the row already says. */
+/*
+ * Record the desired state, unless it is what the row already says.  The
+ * desired commit is the one the desired state was first read at: a commit
+ * that leaves a deployment as it was does not rewrite its row (what a
+ * commit costs is what it changed, not the size of the repository).
+ */
 static void
 set_desired(struct engine *e, const struct store_deployment *row,
     const char *blueprint, const char *environment, const char *commit,
@@ -525,7 +585,7 @@ set_desired(struct engine *e, const struct store_deployment *row,
 {
 	if (same(row->blueprint, blueprint) &&
 	    same(row->environment, environment) &&
-	    same(row->desired_commit, commit) &&
+	    row->desired_commit != NULL &&
 	    same(row->desired_fingerprint, fingerprint) &&
 	    row->suspended == suspended)
 		return;
@@ -550,13 +610,12 @@ pass_deployment(struct engine_repo *r, struct emodel *em,
 	bool			 changed;
 	int64_t			 id;
 
+	etouch_every_commit(r, d);
 	if (row == NULL) {
 		if (store_deployment_ensure(e->store, r->store_id, d->name,
 		    &id) != 0)
 			return;
-		rows_release(rows);
-		rows_load(e, r, rows);
-		if ((row = rows_get(rows, d->name)) == NULL)
+		if ((row = rows_fetch(rows, d->name)) == NULL)
 			return;
 	}
 	if (engine_busy(e, row->id))
@@ -610,7 +669,7 @@ pass_deployment(struct engine_repo *r, struct emodel *em,
 	}
 	if (strcmp(row->phase, "failed") == 0 && !changed &&
 	    row->retry_at > engine_now_ms()) {
-		schedule_retry(r, row->retry_at);
+		schedule_retry(r, row->name, row->retry_at);
 		return;
 	}
 	if (changed && row->failures > 0)
@@ -658,6 +717,23 @@ needed_by_removed(const struct model *prev, size_t idx,
 	return (false);
 }
 
+/* Are there rows the model no longer has, not yet settled? */
+static bool
+rows_removed(struct engine_repo *r, struct rows *rows)
+{
+	size_t	i;
+
+	for (i = 0; i < rows->nall; i++) {
+		struct store_deployment	*row = &rows->all[i];
+
+		if (strcmp(row->phase, "destroyed") != 0 &&
+		    strcmp(row->phase, "orphaned") != 0 &&
+		    model_deployment(r->cur->m, row->name) == NULL)
+			return (true);
+	}
+	return (false);
+}
+
 /* Deployments recorded but no longer in the repository. */
 static void
 pass_removed(struct engine_repo *r, struct rows *rows)
@@ -671,8 +747,8 @@ pass_removed(struct engine_repo *r, struct rows *rows)
 	if (!r->cur->complete)
 		return;		/* a parse failure never prunes */
 	/* Count first: too many destroys at once wait for approval. */
-	for (i = 0; i < rows->n; i++) {
-		struct store_deployment	*row = &rows->v[i];
+	for (i = 0; i < rows->nall; i++) {
+		struct store_deployment	*row = &rows->all[i];
 		const struct deployment	*pd;
 
 		if (model_deployment(cur, row->name) != NULL ||
@@ -684,8 +760,8 @@ pass_removed(struct engine_repo *r, struct rows *rows)
 		if (pd != NULL && pd->policy.prune == 1)
 			ndestroy++;
 	}
-	for (i = 0; i < rows->n; i++) {
-		struct store_deployment	*row = &rows->v[i];
+	for (i = 0; i < rows->nall; i++) {
+		struct store_deployment	*row = &rows->all[i];
 		const struct deployment	*pd;
 		size_t			 idx = 0, k;
 
@@ -734,49 +810,76 @@ pass_removed(struct engine_repo *r, struct rows *rows)
 	}
 }
 
+/*
+ * One repository: the deployments engine-touch.c marked, or all of them
+ * (the first pass, a new configuration, the secrets folder changed, or
+ * so many marked that one read of every row is cheaper).
+ */
 static void
 pass_repo(struct engine_repo *r)
 {
-	struct rows	rows;
-	size_t		i, added, removed;
-	int64_t		id;
+	struct engine	*e = r->e;
+	struct rows	 rows;
+	size_t		*visit, nvisit, i, added;
+	int64_t		 id;
+	bool		 some;
 
 	if (r->cur == NULL)
 		return;
+	engine_memo_begin(r->memo, e->secrets_dir);
+	if (engine_memo_secrets_changed(r->memo))
+		r->whole = true;
+	some = etouch_take(r, engine_now_ms(), &visit, &nvisit);
+	if (some && nvisit == 0 && !r->removals) {
+		engine_memo_end(r->memo, r->cur->m, false);
+		free(visit);
+		return;
+	}
 	/* One transaction per pass, not one per deployment. */
-	store_begin(r->e->store);
-	rows_load(r->e, r, &rows);
-	/* Rows for new deployments first, then the list once more. */
-	for (i = 0, added = 0; i < r->cur->m->ndeployments; i++) {
-		const char *name = r->cur->m->deployments[i]->name;
+	store_begin(e->store);
+	rows_init(&rows, e, r);
+	if (some) {
+		for (i = 0; i < nvisit; i++)
+			pass_deployment(r, r->cur,
+			    r->cur->m->deployments[visit[i]], &rows);
+	} else {
+		rows_list(&rows);
+		/* Rows for new deployments first, then the list once more. */
+		for (i = 0, added = 0; i < r->cur->m->ndeployments; i++) {
+			const char *name = r->cur->m->deployments[i]->name;
 
-		if (rows_get(&rows, name) == NULL &&
-		    store_deployment_ensure(r->e->store, r->store_id, name,
-		    &id) == 0)
-			added++;
+			if (rows_get(&rows, name) == NULL &&
+			    store_deployment_ensure(e->store, r->store_id,
+			    name, &id) == 0)
+				added++;
+		}
+		if (added > 0) {
+			rows_release(&rows);
+			rows_init(&rows, e, r);
+			rows_list(&rows);
+		}
+		for (i = 0; i < r->cur->m->ndeployments; i++)
+			pass_deployment(r, r->cur, r->cur->m->deployments[i],
+			    &rows);
 	}
-	if (added > 0) {
-		rows_release(&rows);
-		rows_load(r->e, r, &rows);
-	}
-	engine_memo_begin(r->memo, r->e->secrets_dir);
-	for (i = 0; i < r->cur->m->ndeployments; i++)
-		pass_deployment(r, r->cur, r->cur->m->deployments[i], &rows);
-	engine_memo_end(r->memo, r->cur->m);
+	engine_memo_end(r->memo, r->cur->m, !some);
 	/*
-	 * Only rows the model no longer has are pass_removed's business: when
-	 * there is none, the rows need not be listed again for it.
+	 * Removed rows, once settled (destroyed, orphaned, or waiting on a
+	 * run, an approval or their dependents' destroys, each of which marks
+	 * them again), are looked at only when something may have moved
+	 * them.  The pass above changed no row of theirs: a list it made
+	 * serves.
 	 */
-	for (i = 0, removed = 0; i < rows.n; i++)
-		if (model_deployment(r->cur->m, rows.v[i].name) == NULL)
-			removed++;
-	rows_release(&rows);
-	if (removed > 0) {
-		rows_load(r->e, r, &rows);
-		pass_removed(r, &rows);
-		rows_release(&rows);
+	if (r->removals && r->cur->complete) {
+		r->removals = false;
+		if (!rows.listed)
+			rows_list(&rows);
+		if (rows_removed(r, &rows))
+			pass_removed(r, &rows);
 	}
-	store_commit(r->e->store);
+	rows_release(&rows);
+	store_commit(e->store);
+	free(visit);
 }
 
 static void
@@ -813,7 +916,7 @@ engine_fingerprint(struct engine_repo *r, struct emodel *em,
 	    .key = e->key, .keylen = e->keylen };
 	int			 error;
 
-	rows_load(e, r, &rows);
+	rows_init(&rows, e, r);
 	error = model_fingerprint(fp, d, &res, cause);
 	rows_release(&rows);
 	return (error);
@@ -899,7 +1002,7 @@ engine_action(struct engine *e, const char *repo, const char *name,
 			error = -EINVAL;
 			goto out;
 		}
-		rows_load(e, r, &rows);
+		rows_init(&rows, e, r);
 		res.commit = r->cur->commit;
 		if (model_fingerprint(fp, d, &res, cause) != 0) {
 			rows_release(&rows);
@@ -939,6 +1042,8 @@ engine_action(struct engine *e, const char *repo, const char *name,
 	}
 	erun_start_queued(e);
 out:
+	/* Whatever the action did, the next pass looks at it. */
+	etouch_name(e, name);
 	store_deployment_release(&row);
 	return (error);
 }

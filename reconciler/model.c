@@ -1657,6 +1657,19 @@ model_deployment(const struct model *m, const char *name)
 	return (i == 0 ? NULL : m->deployments[i - 1]);
 }
 
+bool
+model_deployment_index(const struct model *m, const char *name, size_t *out)
+{
+	struct model_priv	*p = m->priv;
+	uintptr_t		 i = (uintptr_t)table_gets(&p->names->by_name,
+	    name);
+
+	if (i == 0)
+		return (false);
+	*out = i - 1;
+	return (true);
+}
+
 struct blueprint *
 model_blueprint(const struct model *m, const char *name)
 {

@@ -239,6 +239,9 @@ int			 model_load(struct model **out, struct source *,
 void			 model_free(struct model *);
 
 struct deployment	*model_deployment(const struct model *, const char *);
+/* Its index in the model's deployments array; false if not declared. */
+bool			 model_deployment_index(const struct model *,
+			    const char *, size_t *);
 struct blueprint	*model_blueprint(const struct model *, const char *);
 size_t			 model_invalid_count(const struct model *);
 

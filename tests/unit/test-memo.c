@@ -187,7 +187,7 @@ pass(struct ctx *c, const char *commit)
 		assert_int_equal(model_fingerprint(want, d, &res, &cause), 0);
 		assert_string_equal(fp, want);
 	}
-	engine_memo_end(c->memo, c->cur);
+	engine_memo_end(c->memo, c->cur, true);
 	engine_memo_stats(c->memo, &reused, &computed);
 	assert_int_equal((reused - reused0) + (computed - computed0),
 	    c->cur->ndeployments);
@@ -249,6 +249,62 @@ test_memo(void **state)
 	teardown_repo(&c);
 }
 
+/*
+ * A pass over some deployments (engine-touch.c) keeps what it did not look
+ * at; a forgotten deployment is computed again; the secrets folder is
+ * told to have changed exactly when it did.
+ */
+static void
+test_partial(void **state)
+{
+	struct ctx	 c;
+	struct resolver	 res;
+	char		 fp[MODEL_FINGERPRINT_LEN + 1];
+	char		*cause = NULL;
+	size_t		 all = NPLAIN + 3, i, n;
+	size_t		 reused0, computed0, reused, computed;
+
+	(void)state;
+	setup_repo(&c);
+	load_head(&c);
+	res = (struct resolver){ .commit = "c1", .arg = &c,
+	    .secret = ctx_secret, .output = ctx_output, .key = c.key,
+	    .keylen = sizeof c.key };
+	assert_int_equal(pass(&c, "c1"), all);
+	for (i = 0, n = 0; i < c.cur->ndeployments; i++)
+		if (engine_memo_every_commit(c.cur->deployments[i]))
+			n++;
+	assert_int_equal(n, 1);
+
+	/* A pass over one deployment only. */
+	engine_memo_stats(c.memo, &reused0, &computed0);
+	engine_memo_begin(c.memo, c.secrets);
+	assert_false(engine_memo_secrets_changed(c.memo));
+	assert_int_equal(engine_memo_fingerprint(c.memo, fp,
+	    c.cur->deployments[0], &res, &cause), 0);
+	engine_memo_end(c.memo, c.cur, false);
+	engine_memo_stats(c.memo, &reused, &computed);
+	assert_int_equal(reused + computed - reused0 - computed0, 1);
+	/* The others were kept: a whole pass computes only git.commit's. */
+	assert_int_equal(pass(&c, "c1"), 1);
+
+	/* Forgotten: computed again, the rest still known. */
+	engine_memo_forget(c.memo, c.cur->deployments[1]->name);
+	engine_memo_forget(c.memo, "no-such-deployment");
+	n = engine_memo_every_commit(c.cur->deployments[1]) ? 1 : 2;
+	assert_int_equal(pass(&c, "c1"), n);
+
+	/* The secrets folder changes: told once, then not. */
+	write_secret(&c, "three");
+	engine_memo_begin(c.memo, c.secrets);
+	assert_true(engine_memo_secrets_changed(c.memo));
+	engine_memo_end(c.memo, c.cur, false);
+	engine_memo_begin(c.memo, c.secrets);
+	assert_false(engine_memo_secrets_changed(c.memo));
+	engine_memo_end(c.memo, c.cur, false);
+	teardown_repo(&c);
+}
+
 /* A secrets folder that is empty, missing, or none at all. */
 static void
 test_secrets_folders(void **state)
@@ -259,11 +315,11 @@ test_secrets_folders(void **state)
 	(void)state;
 	missing = xasprintf("%s/missing", dir);
 	engine_memo_begin(m, dir);
-	engine_memo_end(m, NULL);
+	engine_memo_end(m, NULL, true);
 	engine_memo_begin(m, missing);
-	engine_memo_end(m, NULL);
+	engine_memo_end(m, NULL, true);
 	engine_memo_begin(m, NULL);
-	engine_memo_end(m, NULL);
+	engine_memo_end(m, NULL, true);
 	engine_memo_free(m);
 	tu_rm_rf(dir);
 	free(dir);
@@ -275,6 +331,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_memo),
+		cmocka_unit_test(test_partial),
 		cmocka_unit_test(test_secrets_folders),
 	};
 
