@@ -593,6 +593,29 @@ set_desired(struct engine *e, const struct store_deployment *row,
 	    environment, commit, fingerprint, suspended);
 }
 
+/*
+ * Did the deployment fail applying this very fingerprint (an operator's
+ * apply, a drift correction, an interrupted apply)?  Then it stays failed
+ * and is retried, though the applied state matches the repository: ready
+ * means the last run succeeded.  A failure for a desired state since
+ * reverted is not: the applied state is what is asked for again.
+ */
+static bool
+failed_at(struct engine *e, const struct store_deployment *row,
+    const char *fp)
+{
+	struct store_run	run;
+	bool			same_fp;
+
+	if (strcmp(row->phase, "failed") != 0 || row->last_run_id <= 0 ||
+	    store_run_get(e->store, row->last_run_id, &run) != 0)
+		return (false);
+	same_fp = run.fingerprint != NULL && strcmp(run.fingerprint, fp) == 0 &&
+	    strcmp(run.action, "plan") != 0;
+	store_run_release(&run);
+	return (same_fp);
+}
+
 /* One present deployment. */
 static void
 pass_deployment(struct engine_repo *r, struct emodel *em,
@@ -656,7 +679,8 @@ pass_deployment(struct engine_repo *r, struct emodel *em,
 	set_desired(e, row, d->blueprint->name, d->environment->name,
 	    em->commit, fp, false);
 	if (row->applied_fingerprint != NULL &&
-	    strcmp(row->applied_fingerprint, fp) == 0) {
+	    strcmp(row->applied_fingerprint, fp) == 0 &&
+	    !failed_at(e, row, fp)) {
 		if (strcmp(row->phase, "planned") == 0)
 			eplan_settled(e, row);
 		else if (strcmp(row->phase, "ready") != 0 &&

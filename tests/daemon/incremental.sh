@@ -9,6 +9,9 @@
 #    upstream is ready again, even when no run made it so (a revert to
 #    the applied state): retries are set an hour apart here, so nothing
 #    else would wake the engine.
+#  - An operator's apply that fails, for a deployment whose applied state
+#    matches the repository, leaves it failed (ready means the last run
+#    succeeded) until a retry succeeds.
 #  - A removed deployment is destroyed, and a restart (a pass over
 #    everything) changes nothing.
 set -u
@@ -23,17 +26,33 @@ for n in 1 2 3 4 5 6 7 8; do
 done
 d_deployment base "inputs: { value: b1 }"
 d_deployment top "inputs: { value: t1 }" "depends_on: [base]"
-d_commit "ten deployments"
+# A provider that fails while a file outside the repository says so: the
+# failure does not change the fingerprint.
+mkdir -p "$work/blueprints/flaky"
+cat >"$work/blueprints/flaky/blueprint.yaml" <<'EOF'
+description: Fails while a file outside the repository exists
+provider: script
+script: { command: ./run }
+EOF
+cat >"$work/blueprints/flaky/run" <<EOF
+#!/bin/sh
+echo "start \$CLOUDSPHERE_DEPLOYMENT \$1 flaky" >>"$events"
+if [ -e "$tmp/flaky-broken" ]; then echo "broken on purpose" >&2; exit 4; fi
+exit 0
+EOF
+chmod +x "$work/blueprints/flaky/run"
+printf 'blueprint: flaky\nenvironment: test\n' >"$work/deployments/op.yaml"
+d_commit "eleven deployments"
 c1=$(git -C "$work" rev-parse HEAD)
 d_start || { not_ok "daemon starts"; tap_done; }
 ok "daemon starts"
 
 all_ready() {
-	for n in s1 s2 s3 s4 s5 s6 s7 s8 base top; do
+	for n in s1 s2 s3 s4 s5 s6 s7 s8 base top op; do
 		d_is_phase "$n" ready || return 1
 	done
 }
-check "all ten become ready" d_wait_cond 30 all_ready
+check "all eleven become ready" d_wait_cond 30 all_ready
 desired() { d_field "$1" "d['desired']['commit']"; }
 nruns() { d_ctl --json runs "$1" | python3 -c "import json,sys; print(len(json.load(sys.stdin)))"; }
 check "s1's desired commit is the first commit" test "$(desired s1)" = "$c1"
@@ -74,6 +93,23 @@ top_applied() { [ "$(d_field top "d['outputs']['value']")" = t2 ] && d_is_phase 
 check "top is applied once base is ready again" d_wait_cond 20 top_applied
 check "base was not run for the revert" test "$(nruns base)" -eq 2
 
+# The operator's apply fails; the applied state still matches the
+# repository, but the deployment is failed until a retry succeeds.
+: >"$tmp/flaky-broken"
+check "the operator's apply is queued" d_ctl apply op
+d_check_phase op failed
+sleep 2
+check "op stays failed after the passes that follow" d_is_phase op failed
+check "... with the provider's cause" sh -c \
+    "'$ctl_bin' -s '$tmp/ctl.sock' show op | grep -q 'exited 4'"
+rm "$tmp/flaky-broken"
+check "retry is accepted" d_ctl retry op
+d_check_phase op ready
+op_runs() { d_ctl --json runs op | python3 -c "import json,sys
+print(' '.join(r['trigger'] + ':' + r['state'] for r in reversed(json.load(sys.stdin))))"; }
+check "op's runs: the first apply, the operator's, the retry" \
+    sh -c "echo '$(op_runs)' | grep -Eq '^[a-z]+:succeeded cli:failed retry:succeeded$'"
+
 # A removed deployment is destroyed (prune is on in the environment).
 rm "$work/deployments/s8.yaml"
 d_commit "s8: removed"
@@ -83,12 +119,12 @@ d_check_phase s8 destroyed
 d_stop
 before=$(wc -l <"$events")
 d_start || not_ok "daemon restarts"
-nine_ready() {
-	for n in s1 s2 s3 s4 s5 s6 s7 base top; do
+ten_ready() {
+	for n in s1 s2 s3 s4 s5 s6 s7 base top op; do
 		d_is_phase "$n" ready || return 1
 	done
 }
-check "after a restart all nine are ready" d_wait_cond 30 nine_ready
+check "after a restart all ten are ready" d_wait_cond 30 ten_ready
 sleep 1
 check "the restart ran nothing" test "$(wc -l <"$events")" -eq "$before"
 check "s1's desired commit survived the restart" test "$(desired s1)" = "$c1"
