@@ -299,13 +299,7 @@ bench_engine_change(const struct repo *r, struct ebench *b,
 	res->decision_ms = median(dec, repeats);
 	res->load_ms = median(lms, repeats);
 	res->pass_ms = median(pms, repeats);
-	res->decision_min = res->decision_max = dec[0];
-	for (k = 1; k < repeats; k++) {
-		if (dec[k] < res->decision_min)
-			res->decision_min = dec[k];
-		if (dec[k] > res->decision_max)
-			res->decision_max = dec[k];
-	}
+	minmax(dec, repeats, &res->decision_min, &res->decision_max);
 }
 
 /* which 0: the first load; 1: the one-change decisions. */

@@ -250,13 +250,7 @@ measure(const struct repo *r, size_t repeats, struct result *res)
 	}
 
 	res->change_ms = median(change, nchange);
-	res->change_min = res->change_max = change[0];
-	for (k = 1; k < nchange; k++) {
-		if (change[k] < res->change_min)
-			res->change_min = change[k];
-		if (change[k] > res->change_max)
-			res->change_max = change[k];
-	}
+	minmax(change, nchange, &res->change_min, &res->change_max);
 	res->nochange_ms = median(nochange, repeats);
 	for (k = 0; k < repeats; k++)
 		nochange[k] = tree_read(k % 2 == 0 ? r->c1 : r->c2);

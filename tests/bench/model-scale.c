@@ -113,6 +113,20 @@ median(const double *v, size_t n)
 	return (n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2);
 }
 
+void
+minmax(const double *v, size_t n, double *min, double *max)
+{
+	size_t	i;
+
+	*min = *max = v[0];
+	for (i = 1; i < n; i++) {
+		if (v[i] < *min)
+			*min = v[i];
+		if (v[i] > *max)
+			*max = v[i];
+	}
+}
+
 bool
 child_measure(void (*fn)(const void *, void *), const void *arg, void *res,
     size_t size, int *status, long *maxrss_kb)

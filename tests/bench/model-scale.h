@@ -79,6 +79,8 @@ void		 die(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
 double		 now_ms(void);
 double		 median(const double *, size_t);
+/* The smallest and the largest of n > 0 figures. */
+void		 minmax(const double *, size_t n, double *min, double *max);
 /*
  * Fork and call fn(arg, out) in the child; the size bytes it leaves in
  * out come back through a pipe into res.  True if the child exited 0 and
