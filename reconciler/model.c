@@ -2,7 +2,8 @@
  * Loading a config repository into a model: walk the source, parse each
  * file once per object id (the cache), link every deployment (reusing the
  * previous commit's results where nothing it depends on changed), then the
- * checks that span deployments: references, dependencies and cycles.
+ * checks that span deployments: references, dependencies and cycles (the
+ * last two in model-graph.c).
  */
 #include "config.h"
 
