@@ -142,35 +142,60 @@ model_cache_stats(const struct model_cache *c, size_t *parsed, size_t *reused,
 	*relinked = c->relinked;
 }
 
-/* Drop what the last load did not use, once it is most of the cache. */
-static void
-model_cache_sweep(struct model_cache *c)
+/* Used by the last load. */
+static bool
+cache_entry_used(const struct model_cache *c, const struct cache_entry *e)
 {
-	struct table	 keep;
-	size_t		 i = 0, used = 0;
+	return (e->gen == c->gen);
+}
+
+/* Held by a model as well as by the cache. */
+static bool
+cache_entry_held(const struct model_cache *c, const struct cache_entry *e)
+{
+	(void)c;
+	return (e->doc->refs > 1);
+}
+
+/* Drop every entry but those keep wants. */
+static void
+model_cache_keep(struct model_cache *c, bool (*keep)(const struct model_cache *,
+    const struct cache_entry *))
+{
+	struct table	 kept;
+	size_t		 i = 0;
 	const char	*key;
 	void		*v;
 
-	while (table_next(&c->docs, &i, NULL, &v)) {
-		if (((struct cache_entry *)v)->gen == c->gen)
-			used++;
-	}
-	if (c->docs.count - used <= used / 2 + 64)
-		return;
-	table_init(&keep);
-	i = 0;
+	table_init(&kept);
 	while (table_next(&c->docs, &i, &key, &v)) {
 		struct cache_entry *e = v;
 
-		if (e->gen == c->gen)
-			table_put(&keep, key, 1 + GIT_OID_RAWSZ, e);
+		if (keep(c, e))
+			table_put(&kept, key, 1 + GIT_OID_RAWSZ, e);
 		else {
 			mdoc_unref(e->doc);
 			free(e);
 		}
 	}
 	table_release(&c->docs);
-	c->docs = keep;
+	c->docs = kept;
+}
+
+/* Drop what the last load did not use, once it is most of the cache. */
+static void
+model_cache_sweep(struct model_cache *c)
+{
+	size_t	 i = 0, used = 0;
+	void	*v;
+
+	while (table_next(&c->docs, &i, NULL, &v)) {
+		if (cache_entry_used(c, v))
+			used++;
+	}
+	if (c->docs.count - used <= used / 2 + 64)
+		return;
+	model_cache_keep(c, cache_entry_used);
 }
 
 /*
@@ -180,27 +205,10 @@ model_cache_sweep(struct model_cache *c)
 static void
 model_cache_trim(struct model_cache *c)
 {
-	struct table	 keep;
-	size_t		 i = 0;
-	const char	*key;
-	void		*v;
-
 	if (c->added <= 64 + c->docs.count / 4)
 		return;
 	c->added = 0;
-	table_init(&keep);
-	while (table_next(&c->docs, &i, &key, &v)) {
-		struct cache_entry *e = v;
-
-		if (e->doc->refs > 1)
-			table_put(&keep, key, 1 + GIT_OID_RAWSZ, e);
-		else {
-			mdoc_unref(e->doc);
-			free(e);
-		}
-	}
-	table_release(&c->docs);
-	c->docs = keep;
+	model_cache_keep(c, cache_entry_held);
 }
 
 /* Blueprints, environments and templates hold their documents here. */
