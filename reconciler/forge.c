@@ -435,14 +435,20 @@ forge_stash_id(const char *remote, int64_t *id, int64_t *version)
 }
 
 static bool
-forge_id_valid(const char *s)
+forge_digits(const char *s)
 {
-	if (*s == '\0' || strlen(s) > 40)
+	if (*s == '\0')
 		return (false);
 	for (; *s != '\0'; s++)
 		if (!isdigit((unsigned char)*s))
 			return (false);
 	return (true);
+}
+
+static bool
+forge_id_valid(const char *s)
+{
+	return (strlen(s) <= 40 && forge_digits(s));
 }
 
 int
@@ -589,17 +595,6 @@ forge_header_value(const char *const *headers, size_t n, const char *name,
 		return (buf);
 	}
 	return (NULL);
-}
-
-static bool
-forge_digits(const char *s)
-{
-	if (*s == '\0')
-		return (false);
-	for (; *s != '\0'; s++)
-		if (!isdigit((unsigned char)*s))
-			return (false);
-	return (true);
 }
 
 int64_t

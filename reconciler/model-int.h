@@ -120,4 +120,20 @@ bool	expr_whole(const struct expr_list *);
 bool	model_input_name_valid(const char *);
 bool	model_secret_name_valid(const char *);
 
+/* Mark d invalid; the first cause given stays (model.c). */
+void	deployment_invalidate(struct deployment *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/*
+ * The graph between deployments (model-graph.c).  graph_edges fills
+ * d->needs from its depends and output references, checking that they
+ * name what exists; by_name maps a deployment's name to its index + 1 in
+ * m->deployments, and *lines receives the line of each need.  graph_cycles
+ * then reports and invalidates every cycle, given those lines.
+ */
+struct table;
+void	graph_edges(struct model *, const struct table *by_name,
+	    struct deployment *, int **lines);
+void	graph_cycles(struct model *, int **lines);
+
 #endif

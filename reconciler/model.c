@@ -2,7 +2,8 @@
  * Loading a config repository into a model: walk the source, parse each
  * file once per object id (the cache), link every deployment (reusing the
  * previous commit's results where nothing it depends on changed), then the
- * checks that span deployments: references, dependencies and cycles.
+ * checks that span deployments: references, dependencies and cycles (the
+ * last two in model-graph.c).
  */
 #include "config.h"
 
@@ -141,35 +142,60 @@ model_cache_stats(const struct model_cache *c, size_t *parsed, size_t *reused,
 	*relinked = c->relinked;
 }
 
-/* Drop what the last load did not use, once it is most of the cache. */
-static void
-model_cache_sweep(struct model_cache *c)
+/* Used by the last load. */
+static bool
+cache_entry_used(const struct model_cache *c, const struct cache_entry *e)
 {
-	struct table	 keep;
-	size_t		 i = 0, used = 0;
+	return (e->gen == c->gen);
+}
+
+/* Held by a model as well as by the cache. */
+static bool
+cache_entry_held(const struct model_cache *c, const struct cache_entry *e)
+{
+	(void)c;
+	return (e->doc->refs > 1);
+}
+
+/* Drop every entry but those keep wants. */
+static void
+model_cache_keep(struct model_cache *c, bool (*keep)(const struct model_cache *,
+    const struct cache_entry *))
+{
+	struct table	 kept;
+	size_t		 i = 0;
 	const char	*key;
 	void		*v;
 
-	while (table_next(&c->docs, &i, NULL, &v)) {
-		if (((struct cache_entry *)v)->gen == c->gen)
-			used++;
-	}
-	if (c->docs.count - used <= used / 2 + 64)
-		return;
-	table_init(&keep);
-	i = 0;
+	table_init(&kept);
 	while (table_next(&c->docs, &i, &key, &v)) {
 		struct cache_entry *e = v;
 
-		if (e->gen == c->gen)
-			table_put(&keep, key, 1 + GIT_OID_RAWSZ, e);
+		if (keep(c, e))
+			table_put(&kept, key, 1 + GIT_OID_RAWSZ, e);
 		else {
 			mdoc_unref(e->doc);
 			free(e);
 		}
 	}
 	table_release(&c->docs);
-	c->docs = keep;
+	c->docs = kept;
+}
+
+/* Drop what the last load did not use, once it is most of the cache. */
+static void
+model_cache_sweep(struct model_cache *c)
+{
+	size_t	 i = 0, used = 0;
+	void	*v;
+
+	while (table_next(&c->docs, &i, NULL, &v)) {
+		if (cache_entry_used(c, v))
+			used++;
+	}
+	if (c->docs.count - used <= used / 2 + 64)
+		return;
+	model_cache_keep(c, cache_entry_used);
 }
 
 /*
@@ -179,27 +205,10 @@ model_cache_sweep(struct model_cache *c)
 static void
 model_cache_trim(struct model_cache *c)
 {
-	struct table	 keep;
-	size_t		 i = 0;
-	const char	*key;
-	void		*v;
-
 	if (c->added <= 64 + c->docs.count / 4)
 		return;
 	c->added = 0;
-	table_init(&keep);
-	while (table_next(&c->docs, &i, &key, &v)) {
-		struct cache_entry *e = v;
-
-		if (e->doc->refs > 1)
-			table_put(&keep, key, 1 + GIT_OID_RAWSZ, e);
-		else {
-			mdoc_unref(e->doc);
-			free(e);
-		}
-	}
-	table_release(&c->docs);
-	c->docs = keep;
+	model_cache_keep(c, cache_entry_held);
 }
 
 /* Blueprints, environments and templates hold their documents here. */
@@ -766,25 +775,8 @@ add_deployment(struct loader *ld, const char *name, const char *file,
 	    (void *)(uintptr_t)m->ndeployments);
 }
 
-/* A deployment of the model being loaded, by name. */
-static struct deployment *
-loader_find(struct loader *ld, const char *name, size_t *idx)
-{
-	uintptr_t	i = (uintptr_t)table_gets(&ld->p->names->by_name, name);
-
-	if (i == 0)
-		return (NULL);
-	if (idx != NULL)
-		*idx = i - 1;
-	return (ld->m->deployments[i - 1]);
-}
-
-static void
-invalidate(struct deployment *d, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-invalidate(struct deployment *d, const char *fmt, ...)
+void
+deployment_invalidate(struct deployment *d, const char *fmt, ...)
 {
 	va_list	ap;
 
@@ -840,27 +832,29 @@ loader_link(struct loader *ld, struct deployment *d)
 		diags_add(&ld->m->diags, d->file, dd->blueprint_line,
 		    "blueprint '%s' not found (no blueprints/%s/blueprint.yaml)",
 		    dd->blueprint, dd->blueprint);
-		invalidate(d, "%s:%d: blueprint '%s' not found", d->file,
-		    dd->blueprint_line, dd->blueprint);
+		deployment_invalidate(d, "%s:%d: blueprint '%s' not found",
+		    d->file, dd->blueprint_line, dd->blueprint);
 	} else if (!d->blueprint->valid)
-		invalidate(d, "blueprint '%s' is invalid", d->blueprint->name);
+		deployment_invalidate(d, "blueprint '%s' is invalid",
+		    d->blueprint->name);
 	if (d->environment == NULL) {
 		diags_add(&ld->m->diags, d->file, dd->environment_line,
 		    "environment '%s' not found (no environments/%s.yaml)",
 		    dd->environment, dd->environment);
-		invalidate(d, "%s:%d: environment '%s' not found", d->file,
-		    dd->environment_line, dd->environment);
+		deployment_invalidate(d, "%s:%d: environment '%s' not found",
+		    d->file, dd->environment_line, dd->environment);
 	} else if (!d->environment->valid)
-		invalidate(d, "environment '%s' is invalid",
+		deployment_invalidate(d, "environment '%s' is invalid",
 		    d->environment->name);
 	if (dd->template != NULL && d->template == NULL) {
 		diags_add(&ld->m->diags, d->file, dd->template_line,
 		    "template '%s' not found (no templates/%s.yaml)",
 		    dd->template, dd->template);
-		invalidate(d, "%s:%d: template '%s' not found", d->file,
-		    dd->template_line, dd->template);
+		deployment_invalidate(d, "%s:%d: template '%s' not found",
+		    d->file, dd->template_line, dd->template);
 	} else if (d->template != NULL && !d->template->valid)
-		invalidate(d, "template '%s' is invalid", d->template->name);
+		deployment_invalidate(d, "template '%s' is invalid",
+		    d->template->name);
 	if (d->template != NULL && d->blueprint != NULL &&
 	    d->template->doc->blueprint != NULL &&
 	    strcmp(d->template->doc->blueprint, d->blueprint->name) != 0) {
@@ -868,8 +862,9 @@ loader_link(struct loader *ld, struct deployment *d)
 		    "template '%s' is for blueprint '%s', not '%s'",
 		    d->template->name, d->template->doc->blueprint,
 		    d->blueprint->name);
-		invalidate(d, "%s:%d: template '%s' is for blueprint '%s'",
-		    d->file, dd->template_line, d->template->name,
+		deployment_invalidate(d,
+		    "%s:%d: template '%s' is for blueprint '%s'", d->file,
+		    dd->template_line, d->template->name,
 		    d->template->doc->blueprint);
 	}
 
@@ -905,293 +900,9 @@ loader_link(struct loader *ld, struct deployment *d)
 
 		diags_add(&ld->m->diags, g->file, g->line, "%s", g->message);
 		if (i == 0)
-			invalidate(d, "%s:%d: %s", g->file, g->line, g->message);
+			deployment_invalidate(d, "%s:%d: %s", g->file,
+			    g->line, g->message);
 	}
-}
-
-static void
-needs_add(struct deployment *d, size_t up, int **lines, int line)
-{
-	size_t	i;
-
-	for (i = 0; i < d->nneeds; i++) {
-		if (d->needs[i] == up)
-			return;
-	}
-	d->needs = xreallocarray(d->needs, d->nneeds + 1, sizeof *d->needs);
-	*lines = xreallocarray(*lines, d->nneeds + 1, sizeof **lines);
-	(*lines)[d->nneeds] = line;
-	d->needs[d->nneeds++] = up;
-}
-
-static void
-outputs_list(char *buf, size_t size, const struct blueprint *bp)
-{
-	size_t	i;
-
-	buf[0] = '\0';
-	for (i = 0; i < bp->noutputs; i++) {
-		if (i > 0)
-			strlcat(buf, ", ", size);
-		strlcat(buf, bp->outputs[i], size);
-	}
-}
-
-/* References and dependencies: they must name what exists. */
-static void
-loader_edges(struct loader *ld, struct deployment *d, int **lines)
-{
-	const struct deployment_doc	*dd = d->doc;
-	size_t				 i, j;
-	char				 list[512];
-
-	*lines = NULL;
-	if (dd == NULL || !dd->hdr.usable)
-		return;
-	for (i = 0; i < dd->ndepends; i++) {
-		size_t			 upi = 0;
-		struct deployment	*up = loader_find(ld, dd->depends[i],
-		    &upi);
-
-		if (up == d) {
-			diags_add(&ld->m->diags, d->file, dd->depends_line[i],
-			    "deployment '%s' depends on itself", d->name);
-			invalidate(d, "%s:%d: depends on itself", d->file,
-			    dd->depends_line[i]);
-		} else if (up == NULL) {
-			diags_add(&ld->m->diags, d->file, dd->depends_line[i],
-			    "depends on deployment '%s' that does not exist",
-			    dd->depends[i]);
-			invalidate(d, "%s:%d: depends on deployment '%s' that does not exist",
-			    d->file, dd->depends_line[i], dd->depends[i]);
-		} else
-			needs_add(d, upi, lines, dd->depends_line[i]);
-	}
-	for (i = 0; i < d->nrefs; i++) {
-		const struct output_ref	*r = &d->refs[i];
-		size_t			 upi = 0;
-		struct deployment	*up = loader_find(ld, r->deployment,
-		    &upi);
-
-		if (up == d) {
-			diags_add(&ld->m->diags, r->file, r->line,
-			    "deployment '%s' refers to its own output '%s'",
-			    d->name, r->output);
-			invalidate(d, "%s:%d: refers to its own output", r->file,
-			    r->line);
-			continue;
-		}
-		if (up == NULL) {
-			diags_add(&ld->m->diags, r->file, r->line,
-			    "refers to deployment '%s' that does not exist",
-			    r->deployment);
-			invalidate(d, "%s:%d: refers to deployment '%s' that does not exist",
-			    r->file, r->line, r->deployment);
-			continue;
-		}
-		if (up->blueprint != NULL && up->blueprint->doc->hdr.usable) {
-			for (j = 0; j < up->blueprint->noutputs; j++) {
-				if (strcmp(up->blueprint->outputs[j],
-				    r->output) == 0)
-					break;
-			}
-			if (j == up->blueprint->noutputs) {
-				outputs_list(list, sizeof list, up->blueprint);
-				diags_add(&ld->m->diags, r->file, r->line,
-				    "deployment '%s' has no output '%s' (blueprint '%s' declares %s%s)",
-				    up->name, r->output, up->blueprint->name,
-				    list[0] != '\0' ? "" : "no outputs",
-				    list);
-				invalidate(d, "%s:%d: deployment '%s' has no output '%s'",
-				    r->file, r->line, up->name, r->output);
-				continue;
-			}
-		}
-		needs_add(d, upi, lines, strcmp(r->file, d->file) == 0 ?
-		    r->line : 1);
-	}
-}
-
-/*
- * Cycles: Tarjan's strongly connected components, iteratively.  Each
- * component of more than one deployment is reported once, at its first
- * member by name, as the path around the cycle.
- */
-struct tarjan {
-	size_t	*index;
-	size_t	*low;
-	bool	*on;
-	size_t	*stack;
-	size_t	 sp;
-	size_t	 next;
-};
-
-/*
- * One cycle (a strongly connected component, or a deployment that needs
- * itself): reported once, at its first member by name, as the path around
- * it; every member is invalid.  memb maps a deployment's index to its
- * place in members, or SIZE_MAX.
- */
-static void
-loader_cycle(struct loader *ld, const size_t *members, size_t n,
-    int **lines, size_t *memb)
-{
-	struct deployment	**dv = ld->m->deployments, *first;
-	size_t			  i, j, fi = 0, *parent, *queue, head = 0;
-	size_t			  tail = 0, npath = 0, *path;
-	char			 *s, *t;
-	int			  line = 1;
-	bool			  found = false;
-
-	for (i = 1; i < n; i++) {
-		if (strcmp(dv[members[i]]->name, dv[members[fi]]->name) < 0)
-			fi = i;
-	}
-	first = dv[members[fi]];
-	for (i = 0; i < n; i++)
-		memb[members[i]] = i;
-	/* Breadth-first from first to a member that needs first. */
-	parent = xcalloc(n, sizeof *parent);
-	queue = xcalloc(n, sizeof *queue);
-	path = xcalloc(n + 1, sizeof *path);
-	for (i = 0; i < n; i++)
-		parent[i] = SIZE_MAX;
-	parent[fi] = fi;
-	queue[tail++] = fi;
-	while (head < tail && !found) {
-		size_t			 at = queue[head++];
-		struct deployment	*cur = dv[members[at]];
-
-		for (j = 0; j < cur->nneeds; j++) {
-			size_t k = memb[cur->needs[j]];
-
-			if (k == SIZE_MAX)
-				continue;
-			if (k == fi) {
-				/* Walk back from cur to first. */
-				for (;;) {
-					path[npath++] = at;
-					if (at == fi)
-						break;
-					at = parent[at];
-				}
-				found = true;
-				break;
-			}
-			if (parent[k] == SIZE_MAX) {
-				parent[k] = at;
-				queue[tail++] = k;
-			}
-		}
-	}
-	/* path holds cur ... first; print first -> ... -> cur -> first. */
-	s = xasprintf("dependency cycle: %s", first->name);
-	for (i = npath; i > 1; i--) {
-		t = xasprintf("%s -> %s", s, dv[members[path[i - 2]]]->name);
-		free(s);
-		s = t;
-	}
-	t = xasprintf("%s -> %s", s, first->name);
-	free(s);
-	s = t;
-	/* The line of first's edge to the next member on the path. */
-	for (j = 0; j < first->nneeds; j++) {
-		if (first->needs[j] == members[npath > 1 ?
-		    path[npath - 2] : fi]) {
-			line = lines[members[fi]][j];
-			break;
-		}
-	}
-	diags_add(&ld->m->diags, first->file, line, "%s", s);
-	for (i = 0; i < n; i++) {
-		invalidate(dv[members[i]], "%s", s);
-		dv[members[i]]->in_cycle = true;
-		memb[members[i]] = SIZE_MAX;
-	}
-	free(s);
-	free(parent);
-	free(queue);
-	free(path);
-}
-
-static void
-loader_cycles(struct loader *ld, int **lines)
-{
-	struct model		 *m = ld->m;
-	struct tarjan		  t;
-	size_t			  n = m->ndeployments, i, root;
-	size_t			 *edge, *callstack, *memb, csp;
-
-	if (n == 0)
-		return;
-	t.index = xcalloc(n, sizeof *t.index);
-	t.low = xcalloc(n, sizeof *t.low);
-	t.on = xcalloc(n, sizeof *t.on);
-	t.stack = xcalloc(n, sizeof *t.stack);
-	edge = xcalloc(n, sizeof *edge);
-	callstack = xcalloc(n, sizeof *callstack);
-	memb = xreallocarray(NULL, n, sizeof *memb);
-	for (i = 0; i < n; i++)
-		memb[i] = SIZE_MAX;
-	t.sp = 0;
-	t.next = 1;
-	for (root = 0; root < n; root++) {
-		if (t.index[root] != 0 || m->deployments[root]->nneeds == 0)
-			continue;
-		csp = 0;
-		callstack[csp++] = root;
-		t.index[root] = t.low[root] = t.next++;
-		t.stack[t.sp++] = root;
-		t.on[root] = true;
-		while (csp > 0) {
-			size_t			 v = callstack[csp - 1];
-			struct deployment	*d = m->deployments[v];
-
-			if (edge[v] < d->nneeds) {
-				size_t w = d->needs[edge[v]++];
-
-				if (t.index[w] == 0) {
-					t.index[w] = t.low[w] = t.next++;
-					t.stack[t.sp++] = w;
-					t.on[w] = true;
-					callstack[csp++] = w;
-				} else if (t.on[w] && t.index[w] < t.low[v])
-					t.low[v] = t.index[w];
-				continue;
-			}
-			if (t.low[v] == t.index[v]) {
-				size_t	*members, k = 0, w;
-				bool	 self = false;
-
-				for (w = 0; w < d->nneeds; w++)
-					if (d->needs[w] == v)
-						self = true;
-				members = xcalloc(t.sp, sizeof *members);
-				do {
-					w = t.stack[--t.sp];
-					t.on[w] = false;
-					members[k++] = w;
-				} while (w != v);
-				if (k > 1 || self)
-					loader_cycle(ld, members, k, lines, memb);
-				free(members);
-			}
-			csp--;
-			if (csp > 0) {
-				size_t u = callstack[csp - 1];
-
-				if (t.low[v] < t.low[u])
-					t.low[u] = t.low[v];
-			}
-		}
-	}
-	free(t.index);
-	free(t.low);
-	free(t.on);
-	free(t.stack);
-	free(edge);
-	free(callstack);
-	free(memb);
 }
 
 /* Did the diagnostics added since before name another file than d's? */
@@ -1359,10 +1070,11 @@ loader_full(struct loader *ld)
 	lines = xcalloc(m->ndeployments + 1, sizeof *lines);
 	for (i = 0; i < m->ndeployments; i++) {
 		before = m->diags.n;
-		loader_edges(ld, m->deployments[i], &lines[i]);
+		graph_edges(m, &ld->p->names->by_name, m->deployments[i],
+		    &lines[i]);
 		loader_note_diags(ld, m->deployments[i], before);
 	}
-	loader_cycles(ld, lines);
+	graph_cycles(m, lines);
 	for (i = 0; i < m->ndeployments; i++)
 		free(lines[i]);
 	free(lines);
@@ -1522,7 +1234,7 @@ loader_delta(struct loader *ld)
 		fresh[nfresh++] = d;
 		loader_link(ld, d);
 		lines = NULL;
-		loader_edges(ld, d, &lines);
+		graph_edges(m, &ld->p->names->by_name, d, &lines);
 		free(lines);
 		ok = !old->in_cycle && !old->diags_elsewhere &&
 		    old->blueprint == d->blueprint && needs_equal(old, d);

@@ -64,6 +64,16 @@ body_is(const struct forge_request *r, const char *want)
 	json_decref(b);
 }
 
+/* The request is method url, with a body equal to want. */
+static void
+request_is(const struct forge_request *r, const char *method,
+    const char *url, const char *want)
+{
+	assert_string_equal(r->method, method);
+	assert_string_equal(r->url, url);
+	body_is(r, want);
+}
+
 static void
 common_headers(const struct forge_request *r)
 {
@@ -80,15 +90,14 @@ test_github(void **state)
 	(void)state;
 	assert_int_equal(forge_status_request(f, SHA, "cloudsphere/web",
 	    OUTBOX_PENDING, "applying", "https://cs.example/runs/3", &r), 0);
-	assert_string_equal(r.method, "POST");
-	assert_string_equal(r.url,
-	    "https://api.github.com/repos/ops/infra/statuses/" SHA);
+	request_is(&r, "POST",
+	    "https://api.github.com/repos/ops/infra/statuses/" SHA,
+	    "{\"state\":\"pending\",\"context\":\"cloudsphere/web\","
+	    "\"description\":\"applying\","
+	    "\"target_url\":\"https://cs.example/runs/3\"}");
 	assert_true(has_header(&r, "Authorization: Bearer " TOKEN));
 	assert_true(has_header(&r, "Accept: application/vnd.github+json"));
 	common_headers(&r);
-	body_is(&r, "{\"state\":\"pending\",\"context\":\"cloudsphere/web\","
-	    "\"description\":\"applying\","
-	    "\"target_url\":\"https://cs.example/runs/3\"}");
 	assert_false(r.trimmed);
 	forge_request_release(&r);
 
@@ -99,16 +108,14 @@ test_github(void **state)
 	forge_request_release(&r);
 
 	assert_int_equal(forge_comment_request(f, 42, NULL, "plan", &r), 0);
-	assert_string_equal(r.method, "POST");
-	assert_string_equal(r.url,
-	    "https://api.github.com/repos/ops/infra/issues/42/comments");
-	body_is(&r, "{\"body\":\"plan\"}");
+	request_is(&r, "POST",
+	    "https://api.github.com/repos/ops/infra/issues/42/comments",
+	    "{\"body\":\"plan\"}");
 	forge_request_release(&r);
 	assert_int_equal(forge_comment_request(f, 42, "1", "plan 2", &r), 0);
-	assert_string_equal(r.method, "PATCH");
-	assert_string_equal(r.url,
-	    "https://api.github.com/repos/ops/infra/issues/comments/1");
-	body_is(&r, "{\"body\":\"plan 2\"}");
+	request_is(&r, "PATCH",
+	    "https://api.github.com/repos/ops/infra/issues/comments/1",
+	    "{\"body\":\"plan 2\"}");
 	assert_true(has_header(&r, "Authorization: Bearer " TOKEN));
 	forge_request_release(&r);
 	forge_free(f);
@@ -151,16 +158,16 @@ test_gitlab(void **state)
 		forge_request_release(&r);
 	}
 	assert_int_equal(forge_comment_request(f, 7, NULL, "plan", &r), 0);
-	assert_string_equal(r.method, "POST");
-	assert_string_equal(r.url, "https://gl.example/api/v4/projects/"
-	    "group%2Fsub%2Finfra/merge_requests/7/notes");
-	body_is(&r, "{\"body\":\"plan\"}");
+	request_is(&r, "POST",
+	    "https://gl.example/api/v4/projects/"
+	    "group%2Fsub%2Finfra/merge_requests/7/notes",
+	    "{\"body\":\"plan\"}");
 	forge_request_release(&r);
 	assert_int_equal(forge_comment_request(f, 7, "301", "plan 2", &r), 0);
-	assert_string_equal(r.method, "PUT");
-	assert_string_equal(r.url, "https://gl.example/api/v4/projects/"
-	    "group%2Fsub%2Finfra/merge_requests/7/notes/301");
-	body_is(&r, "{\"body\":\"plan 2\"}");
+	request_is(&r, "PUT",
+	    "https://gl.example/api/v4/projects/"
+	    "group%2Fsub%2Finfra/merge_requests/7/notes/301",
+	    "{\"body\":\"plan 2\"}");
 	forge_request_release(&r);
 	forge_free(f);
 
@@ -189,27 +196,27 @@ test_gitea(void **state)
 		assert_int_equal(forge_status_request(f, SHA,
 		    "cloudsphere/web", OUTBOX_FAILURE, "apply failed: exited 1",
 		    "https://cs/runs/9", &r), 0);
-		assert_string_equal(r.method, "POST");
-		assert_string_equal(r.url, "https://git.example/api/v1/repos/"
-		    "ops/infra/statuses/" SHA);
-		assert_true(has_header(&r, "Authorization: token " TOKEN));
-		common_headers(&r);
-		body_is(&r, "{\"state\":\"failure\","
+		request_is(&r, "POST",
+		    "https://git.example/api/v1/repos/"
+		    "ops/infra/statuses/" SHA,
+		    "{\"state\":\"failure\","
 		    "\"context\":\"cloudsphere/web\","
 		    "\"description\":\"apply failed: exited 1\","
 		    "\"target_url\":\"https://cs/runs/9\"}");
+		assert_true(has_header(&r, "Authorization: token " TOKEN));
+		common_headers(&r);
 		forge_request_release(&r);
 		assert_int_equal(forge_comment_request(f, 3, NULL, "p", &r), 0);
-		assert_string_equal(r.method, "POST");
-		assert_string_equal(r.url, "https://git.example/api/v1/repos/"
-		    "ops/infra/issues/3/comments");
-		body_is(&r, "{\"body\":\"p\"}");
+		request_is(&r, "POST",
+		    "https://git.example/api/v1/repos/"
+		    "ops/infra/issues/3/comments",
+		    "{\"body\":\"p\"}");
 		forge_request_release(&r);
 		assert_int_equal(forge_comment_request(f, 3, "74", "q", &r), 0);
-		assert_string_equal(r.method, "PATCH");
-		assert_string_equal(r.url, "https://git.example/api/v1/repos/"
-		    "ops/infra/issues/comments/74");
-		body_is(&r, "{\"body\":\"q\"}");
+		request_is(&r, "PATCH",
+		    "https://git.example/api/v1/repos/"
+		    "ops/infra/issues/comments/74",
+		    "{\"body\":\"q\"}");
 		forge_request_release(&r);
 		forge_free(f);
 	}
@@ -224,14 +231,14 @@ test_bitbucket(void **state)
 	(void)state;
 	assert_int_equal(forge_status_request(f, SHA, "cloudsphere/web",
 	    OUTBOX_PENDING, "applying", "https://cs/runs/1", &r), 0);
-	assert_string_equal(r.method, "POST");
-	assert_string_equal(r.url, "https://api.bitbucket.org/2.0/repositories/"
-	    "team/infra/commit/" SHA "/statuses/build");
-	assert_true(has_header(&r, "Authorization: Bearer " TOKEN));
-	common_headers(&r);
-	body_is(&r, "{\"key\":\"cloudsphere/web\",\"state\":\"INPROGRESS\","
+	request_is(&r, "POST",
+	    "https://api.bitbucket.org/2.0/repositories/"
+	    "team/infra/commit/" SHA "/statuses/build",
+	    "{\"key\":\"cloudsphere/web\",\"state\":\"INPROGRESS\","
 	    "\"name\":\"cloudsphere/web\",\"url\":\"https://cs/runs/1\","
 	    "\"description\":\"applying\"}");
+	assert_true(has_header(&r, "Authorization: Bearer " TOKEN));
+	common_headers(&r);
 	forge_request_release(&r);
 	/* Bitbucket needs a URL: the commit's page. */
 	assert_int_equal(forge_status_request(f, SHA, "cloudsphere/web",
@@ -241,16 +248,16 @@ test_bitbucket(void **state)
 	    "\"url\":\"https://bitbucket.org/team/infra/commits/" SHA "\"}");
 	forge_request_release(&r);
 	assert_int_equal(forge_comment_request(f, 5, NULL, "p", &r), 0);
-	assert_string_equal(r.method, "POST");
-	assert_string_equal(r.url, "https://api.bitbucket.org/2.0/repositories/"
-	    "team/infra/pullrequests/5/comments");
-	body_is(&r, "{\"content\":{\"raw\":\"p\"}}");
+	request_is(&r, "POST",
+	    "https://api.bitbucket.org/2.0/repositories/"
+	    "team/infra/pullrequests/5/comments",
+	    "{\"content\":{\"raw\":\"p\"}}");
 	forge_request_release(&r);
 	assert_int_equal(forge_comment_request(f, 5, "419169807", "q", &r), 0);
-	assert_string_equal(r.method, "PUT");
-	assert_string_equal(r.url, "https://api.bitbucket.org/2.0/repositories/"
-	    "team/infra/pullrequests/5/comments/419169807");
-	body_is(&r, "{\"content\":{\"raw\":\"q\"}}");
+	request_is(&r, "PUT",
+	    "https://api.bitbucket.org/2.0/repositories/"
+	    "team/infra/pullrequests/5/comments/419169807",
+	    "{\"content\":{\"raw\":\"q\"}}");
 	forge_request_release(&r);
 	forge_free(f);
 }
@@ -265,15 +272,14 @@ test_bitbucket_server(void **state)
 	(void)state;
 	assert_int_equal(forge_status_request(f, SHA, "cloudsphere/web",
 	    OUTBOX_SUCCESS, "applied", NULL, &r), 0);
-	assert_string_equal(r.method, "POST");
-	assert_string_equal(r.url,
-	    "https://bb.example/rest/build-status/1.0/commits/" SHA);
-	assert_true(has_header(&r, "Authorization: Bearer " TOKEN));
-	common_headers(&r);
-	body_is(&r, "{\"state\":\"SUCCESSFUL\",\"key\":\"cloudsphere/web\","
+	request_is(&r, "POST",
+	    "https://bb.example/rest/build-status/1.0/commits/" SHA,
+	    "{\"state\":\"SUCCESSFUL\",\"key\":\"cloudsphere/web\","
 	    "\"name\":\"cloudsphere/web\",\"description\":\"applied\","
 	    "\"url\":\"https://bb.example/projects/OPS/repos/infra/commits/"
 	    SHA "\"}");
+	assert_true(has_header(&r, "Authorization: Bearer " TOKEN));
+	common_headers(&r);
 	forge_request_release(&r);
 	assert_int_equal(forge_status_request(f, SHA, "c", OUTBOX_ERROR, NULL,
 	    "https://cs/1", &r), 0);
@@ -281,17 +287,17 @@ test_bitbucket_server(void **state)
 	    "\"url\":\"https://cs/1\"}");
 	forge_request_release(&r);
 	assert_int_equal(forge_comment_request(f, 9, NULL, "p", &r), 0);
-	assert_string_equal(r.method, "POST");
-	assert_string_equal(r.url, "https://bb.example/rest/api/1.0/projects/"
-	    "OPS/repos/infra/pull-requests/9/comments");
-	body_is(&r, "{\"text\":\"p\"}");
+	request_is(&r, "POST",
+	    "https://bb.example/rest/api/1.0/projects/"
+	    "OPS/repos/infra/pull-requests/9/comments",
+	    "{\"text\":\"p\"}");
 	forge_request_release(&r);
 	/* Edits name the version they change. */
 	assert_int_equal(forge_comment_request(f, 9, "1/3", "q", &r), 0);
-	assert_string_equal(r.method, "PUT");
-	assert_string_equal(r.url, "https://bb.example/rest/api/1.0/projects/"
-	    "OPS/repos/infra/pull-requests/9/comments/1");
-	body_is(&r, "{\"text\":\"q\",\"version\":3}");
+	request_is(&r, "PUT",
+	    "https://bb.example/rest/api/1.0/projects/"
+	    "OPS/repos/infra/pull-requests/9/comments/1",
+	    "{\"text\":\"q\",\"version\":3}");
 	forge_request_release(&r);
 	assert_int_equal(forge_comment_request(f, 9, "x/3", "q", &r), -EINVAL);
 	forge_free(f);

@@ -14,76 +14,24 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "ledger.h"
 #include "store.h"
-#include "testutil.h"
+#include "testutil-store.h"
 #include "xmalloc.h"
 #include "ydoc.h"
-
-struct fixture {
-	char		*dir;
-	char		*path;
-	struct store	*s;
-	int64_t		 repo;
-};
-
-static int
-setup(void **state)
-{
-	struct fixture	*f = xcalloc(1, sizeof *f);
-	char		*cause = NULL;
-
-	f->dir = tu_mkdtemp();
-	f->path = xasprintf("%s/cloudsphere.db", f->dir);
-	if (store_open(&f->s, f->path, &cause) != 0)
-		fail_msg("store_open: %s", cause);
-	assert_int_equal(store_repository_upsert(f->s, "infra", "file:///r",
-	    "main", &f->repo), 0);
-	*state = f;
-	return (0);
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture	*f = *state;
-
-	store_close(f->s);
-	tu_rm_rf(f->dir);
-	free(f->path);
-	free(f->dir);
-	free(f);
-	return (0);
-}
-
-/* SQL on the file itself: fixed times for exact output. */
-static void
-db_exec(struct fixture *f, const char *sql)
-{
-	sqlite3	*db;
-	char	*err = NULL;
-
-	if (sqlite3_open(f->path, &db) != SQLITE_OK)
-		fail_msg("sqlite3_open");
-	sqlite3_busy_timeout(db, 5000);
-	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
-		fail_msg("%s: %s", sql, err);
-	sqlite3_close(db);
-}
 
 #define C1	"1111111111111111111111111111111111111111"
 #define C2	"2222222222222222222222222222222222222222"
 
 /* A deployment applied by one finished run, with outputs. */
 static int64_t
-applied(struct fixture *f, const char *name, const char *outputs,
+applied(struct tu_store *f, const char *name, const char *outputs,
     int64_t *run)
 {
 	int64_t	id;
 
-	assert_int_equal(store_deployment_ensure(f->s, f->repo, name, &id), 0);
+	id = tu_store_deployment(f, name);
 	assert_int_equal(store_deployment_set_desired(f->s, id, "web",
 	    "prod", C2, "fp2", false), 0);
 	assert_int_equal(store_run_insert(f->s, id, "apply", "poll", C1,
@@ -99,7 +47,7 @@ applied(struct fixture *f, const char *name, const char *outputs,
 }
 
 static char *
-render(struct fixture *f, int64_t id, int64_t *run)
+render(struct tu_store *f, int64_t id, int64_t *run)
 {
 	struct store_deployment	 d;
 	struct buf		 b;
@@ -114,17 +62,18 @@ render(struct fixture *f, int64_t id, int64_t *run)
 static void
 test_status_exact(void **state)
 {
-	struct fixture	*f = *state;
+	struct tu_store	*f = *state;
 	int64_t		 id, run, got;
 	char		*text, *sql;
 
 	id = applied(f, "web", "{\"address\":\"10.0.0.1\",\"count\":3}",
 	    &run);
+	/* Fixed times, for exact output. */
 	sql = xasprintf("UPDATE deployments SET applied_at = 1764612000000"
 	    " WHERE id = %lld; UPDATE runs SET started_at = 1764611940000,"
 	    " finished_at = 1764611999500 WHERE id = %lld", (long long)id,
 	    (long long)run);
-	db_exec(f, sql);
+	tu_db_exec_file(f->path, sql);
 	free(sql);
 	text = render(f, id, &got);
 	assert_int_equal(got, run);
@@ -178,7 +127,7 @@ test_status_strings(void **state)
 	    "caf\xc3\xa9", "\x01" "ctl", "[1]", "{a: 1}", "&anchor", "*alias",
 	    "!tag", "%pct", "@at", "`tick", "2026-01-01", ".inf", "true",
 	    "plain words" };
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	const struct ynode	*outs, *v, *n;
 	struct ynode		*root;
 	json_t			*o = json_object();
@@ -245,7 +194,7 @@ test_status_strings(void **state)
 static void
 test_status_secrets(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct ynode		*root;
 	const struct ynode	*outs;
 	char			*text, *cause = NULL;
@@ -270,7 +219,7 @@ test_status_secrets(void **state)
 static void
 test_status_last_finished(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct ynode		*root;
 	const struct ynode	*last;
 	char			*text, *cause = NULL;
@@ -307,11 +256,10 @@ test_status_last_finished(void **state)
 }
 
 static int64_t
-logged_run(struct fixture *f, const char *name)
+logged_run(struct tu_store *f, const char *name)
 {
-	int64_t	id, run;
+	int64_t	id = tu_store_deployment(f, name), run;
 
-	assert_int_equal(store_deployment_ensure(f->s, f->repo, name, &id), 0);
 	assert_int_equal(store_run_insert(f->s, id, "apply", "poll", C1,
 	    "fp", &run), 0);
 	assert_int_equal(store_run_start(f->s, run), 0);
@@ -321,7 +269,7 @@ logged_run(struct fixture *f, const char *name)
 static void
 test_log_whole(void **state)
 {
-	struct fixture	*f = *state;
+	struct tu_store	*f = *state;
 	struct buf	 b;
 	int64_t		 run = logged_run(f, "small");
 	static const char part1[] = "first line\n", part2[] = "token=***\n";
@@ -348,7 +296,7 @@ test_log_whole(void **state)
 static void
 test_log_capped(void **state)
 {
-	struct fixture	*f = *state;
+	struct tu_store	*f = *state;
 	struct buf	 b, all;
 	int64_t		 run = logged_run(f, "chatty");
 	size_t		 i, skipped, head, tail;
@@ -428,7 +376,7 @@ test_message(void **state)
 static void
 test_marks(void **state)
 {
-	struct fixture			*f = *state;
+	struct tu_store			*f = *state;
 	struct store_ledger_mark	*v;
 	size_t				 n, interrupted;
 	int64_t				 a, b, run, other;
@@ -483,20 +431,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_status_exact, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_status_strings, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_status_secrets, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_status_last_finished,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_log_whole, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_log_capped, setup,
-		    teardown),
+		TU_STORE_TEST(test_status_exact),
+		TU_STORE_TEST(test_status_strings),
+		TU_STORE_TEST(test_status_secrets),
+		TU_STORE_TEST(test_status_last_finished),
+		TU_STORE_TEST(test_log_whole),
+		TU_STORE_TEST(test_log_capped),
 		cmocka_unit_test(test_message),
-		cmocka_unit_test_setup_teardown(test_marks, setup, teardown),
+		TU_STORE_TEST(test_marks),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -14,61 +14,14 @@
 
 #include "outbox.h"
 #include "store.h"
-#include "testutil.h"
+#include "testutil-store.h"
 #include "xmalloc.h"
 
 #define SHA	"a6e5e7d797edf751cbd839d6bd4aef86c941eec9"
 #define SHA2	"18f3e63d05582537db6d183d9d557be09e1f90c8"
 
-struct fixture {
-	char		*dir;
-	char		*path;
-	struct store	*s;
-	int64_t		 repo;
-};
-
-static int
-setup(void **state)
-{
-	struct fixture	*f = xcalloc(1, sizeof *f);
-	char		*cause = NULL;
-
-	f->dir = tu_mkdtemp();
-	f->path = xasprintf("%s/cloudsphere.db", f->dir);
-	if (store_open(&f->s, f->path, &cause) != 0)
-		fail_msg("store_open: %s", cause);
-	if (store_repository_upsert(f->s, "infra", "file:///r", "main",
-	    &f->repo) != 0)
-		fail_msg("store_repository_upsert");
-	*state = f;
-	return (0);
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture	*f = *state;
-
-	store_close(f->s);
-	tu_rm_rf(f->dir);
-	free(f->path);
-	free(f->dir);
-	free(f);
-	return (0);
-}
-
-static void
-reopen(struct fixture *f)
-{
-	char	*cause = NULL;
-
-	store_close(f->s);
-	if (store_open(&f->s, f->path, &cause) != 0)
-		fail_msg("store_open: %s", cause);
-}
-
 static size_t
-count_due(struct fixture *f)
+count_due(struct tu_store *f)
 {
 	struct outbox_item	*v;
 	size_t			 n;
@@ -81,7 +34,7 @@ count_due(struct fixture *f)
 static void
 test_only_on_change(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct outbox_item	*v;
 	struct outbox_row	*h;
 	size_t			 n;
@@ -143,7 +96,7 @@ test_only_on_change(void **state)
 static void
 test_invalid(void **state)
 {
-	struct fixture	*f = *state;
+	struct tu_store	*f = *state;
 
 	assert_int_equal(outbox_status(f->s, f->repo, NULL, "c",
 	    OUTBOX_PENDING, NULL, NULL), -EINVAL);
@@ -164,7 +117,7 @@ test_invalid(void **state)
 static void
 test_supersede(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct outbox_item	*v;
 	size_t			 n;
 
@@ -193,7 +146,7 @@ test_supersede(void **state)
 static void
 test_transaction(void **state)
 {
-	struct fixture	*f = *state;
+	struct tu_store	*f = *state;
 
 	assert_int_equal(store_begin(f->s), 0);
 	assert_int_equal(outbox_status(f->s, f->repo, SHA, "cloudsphere/web",
@@ -212,7 +165,7 @@ test_transaction(void **state)
 static void
 test_comment_remote_id(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct outbox_item	*v;
 	struct outbox_row	*h;
 	size_t			 n;
@@ -266,7 +219,7 @@ test_comment_remote_id(void **state)
 static void
 test_retry_and_abandon(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct outbox_item	*v;
 	struct outbox_row	*h;
 	size_t			 n;
@@ -324,7 +277,7 @@ test_retry_and_abandon(void **state)
 static void
 test_exactly_once_across_reopen(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct outbox_item	*v;
 	size_t			 n, i;
 	int			 delivered = 0;
@@ -342,7 +295,7 @@ test_exactly_once_across_reopen(void **state)
 	delivered += (int)n;
 	outbox_item_array_free(v, n);
 
-	reopen(f);
+	tu_store_reopen(f);
 	for (i = 0; i < 5; i++) {
 		snprintf(ctx, sizeof ctx, "cloudsphere/d%zu", i);
 		assert_int_equal(outbox_status(f->s, f->repo, SHA, ctx,
@@ -359,7 +312,7 @@ test_exactly_once_across_reopen(void **state)
 	outbox_item_array_free(v, n);
 	assert_int_equal(delivered, 5);
 
-	reopen(f);
+	tu_store_reopen(f);
 	assert_int_equal(count_due(f), 0);
 	assert_int_equal(store_version(f->s), STORE_SCHEMA_VERSION);
 }
@@ -367,7 +320,7 @@ test_exactly_once_across_reopen(void **state)
 static void
 test_prune(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct outbox_item	*v;
 	struct outbox_row	*h;
 	size_t			 n, i;
@@ -404,20 +357,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_only_on_change, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_supersede, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_transaction, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_comment_remote_id, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_retry_and_abandon, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_exactly_once_across_reopen,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+		TU_STORE_TEST(test_only_on_change),
+		TU_STORE_TEST(test_invalid),
+		TU_STORE_TEST(test_supersede),
+		TU_STORE_TEST(test_transaction),
+		TU_STORE_TEST(test_comment_remote_id),
+		TU_STORE_TEST(test_retry_and_abandon),
+		TU_STORE_TEST(test_exactly_once_across_reopen),
+		TU_STORE_TEST(test_prune),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -165,6 +165,18 @@ print_c(const char *s, const char *after)
 	printf("%s", after);
 }
 
+/* got equals want, or both are NULL. */
+static void
+assert_string_or_null(const char *got, const char *want)
+{
+	if (want == NULL)
+		assert_null(got);
+	else {
+		assert_non_null(got);
+		assert_string_equal(got, want);
+	}
+}
+
 static bool
 has_json_line(const char *data)
 {
@@ -214,18 +226,8 @@ golden_check(const struct golden *g, bool print)
 		} else {
 			assert_int_equal(log.len, log1.len);
 			assert_memory_equal(str(&log), str(&log1), log.len);
-			if (g->summary == NULL)
-				assert_null(s);
-			else {
-				assert_non_null(s);
-				assert_string_equal(s, g->summary);
-			}
-			if (g->cause == NULL)
-				assert_null(cause);
-			else {
-				assert_non_null(cause);
-				assert_string_equal(cause, g->cause);
-			}
+			assert_string_or_null(s, g->summary);
+			assert_string_or_null(cause, g->cause);
 			if (g->logged != NULL &&
 			    strstr(str(&log), g->logged) == NULL)
 				fail_msg("%s: the log lacks \"%s\"", g->capture,
@@ -276,18 +278,8 @@ golden_check(const struct golden *g, bool print)
 			print_c(s, ",\n\t    ");
 			print_c(cause, ", NULL, 0 },\n");
 		} else {
-			if (g->summary == NULL)
-				assert_null(s);
-			else {
-				assert_non_null(s);
-				assert_string_equal(s, g->summary);
-			}
-			if (g->cause == NULL)
-				assert_null(cause);
-			else {
-				assert_non_null(cause);
-				assert_string_equal(cause, g->cause);
-			}
+			assert_string_or_null(s, g->summary);
+			assert_string_or_null(cause, g->cause);
 			assert_int_equal(r.hosts, r1.hosts);
 			assert_int_equal(r.changed, r1.changed);
 			assert_int_equal(r.failed, r1.failed);

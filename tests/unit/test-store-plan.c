@@ -11,53 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "store.h"
-#include "testutil.h"
+#include "testutil-store.h"
 #include "xmalloc.h"
 
-struct fixture {
-	char		*dir;
-	char		*path;
-	struct store	*s;
-	int64_t		 repo;
-	int64_t		 dep;
-};
-
-static int
-setup(void **state)
-{
-	struct fixture	*f = xcalloc(1, sizeof *f);
-	char		*cause = NULL;
-
-	f->dir = tu_mkdtemp();
-	f->path = xasprintf("%s/cloudsphere.db", f->dir);
-	if (store_open(&f->s, f->path, &cause) != 0)
-		fail_msg("store_open: %s", cause);
-	assert_int_equal(store_repository_upsert(f->s, "infra", "file:///r",
-	    "main", &f->repo), 0);
-	assert_int_equal(store_deployment_ensure(f->s, f->repo, "web",
-	    &f->dep), 0);
-	*state = f;
-	return (0);
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture	*f = *state;
-
-	store_close(f->s);
-	tu_rm_rf(f->dir);
-	free(f->path);
-	free(f->dir);
-	free(f);
-	return (0);
-}
-
 static int64_t
-plan_run(struct fixture *f, const char *action)
+plan_run(struct tu_store *f, const char *action)
 {
 	int64_t	id;
 
@@ -69,7 +28,7 @@ plan_run(struct fixture *f, const char *action)
 }
 
 static char *
-approval(struct fixture *f, int64_t id)
+approval(struct tu_store *f, int64_t id)
 {
 	struct store_run	 r;
 	char			*a;
@@ -81,7 +40,7 @@ approval(struct fixture *f, int64_t id)
 }
 
 static void
-assert_approval(struct fixture *f, int64_t id, const char *want)
+assert_approval(struct tu_store *f, int64_t id, const char *want)
 {
 	char	*a = approval(f, id);
 
@@ -95,7 +54,7 @@ assert_approval(struct fixture *f, int64_t id, const char *want)
 static void
 test_words(void **state)
 {
-	struct fixture	*f = *state;
+	struct tu_store	*f = *state;
 	int64_t		 p = plan_run(f, "plan"), a = plan_run(f, "apply");
 
 	assert_true(store_approval_valid("waiting"));
@@ -117,7 +76,7 @@ test_words(void **state)
 static void
 test_waiting_and_retire(void **state)
 {
-	struct fixture	*f = *state;
+	struct tu_store	*f = *state;
 	int64_t		 p1, p2, other, id;
 	size_t		 n;
 
@@ -159,7 +118,7 @@ test_waiting_and_retire(void **state)
 static void
 test_apply_of_plan(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct store_run	 r;
 	int64_t			 p = plan_run(f, "plan"), a;
 
@@ -178,7 +137,7 @@ test_apply_of_plan(void **state)
 static void
 test_note(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct store_transition	*t;
 	size_t			 n;
 
@@ -199,7 +158,7 @@ test_note(void **state)
 static void
 test_drift_checked(void **state)
 {
-	struct fixture	*f = *state;
+	struct tu_store	*f = *state;
 	int64_t		 at = -1;
 
 	assert_int_equal(store_deployment_drift_checked(f->s, f->dep, &at), 0);
@@ -218,18 +177,16 @@ test_drift_checked(void **state)
 static void
 test_migrate_from_3(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct store_run	 r;
 	struct store		*s;
-	sqlite3			*db;
 	char			*cause = NULL;
 	int64_t			 id = plan_run(f, "plan"), at = -1;
 
 	store_close(f->s);
 	f->s = NULL;
 	/* Back to schema 3: what the later migrations added goes. */
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
+	tu_db_exec_file(f->path,
 	    "DROP TABLE outbox_remote;"
 	    "DROP TABLE outbox;"
 	    "DROP TABLE ledger_marks;"
@@ -239,8 +196,7 @@ test_migrate_from_3(void **state)
 	    "ALTER TABLE deployments DROP COLUMN drift_checked_at;"
 	    "ALTER TABLE runs DROP COLUMN pull;"
 	    "ALTER TABLE deployments DROP COLUMN pull;"
-	    "PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	    "PRAGMA user_version = 3;");
 	if (store_open(&s, f->path, &cause) != 0)
 		fail_msg("store_open: %s", cause);
 	f->s = s;
@@ -259,16 +215,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_words, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_waiting_and_retire, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_apply_of_plan, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_note, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_drift_checked, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_migrate_from_3, setup,
-		    teardown),
+		TU_STORE_TEST_WEB(test_words),
+		TU_STORE_TEST_WEB(test_waiting_and_retire),
+		TU_STORE_TEST_WEB(test_apply_of_plan),
+		TU_STORE_TEST_WEB(test_note),
+		TU_STORE_TEST_WEB(test_drift_checked),
+		TU_STORE_TEST_WEB(test_migrate_from_3),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -22,112 +22,11 @@
 #include <sqlite3.h>
 
 #include "store.h"
-#include "testutil.h"
+#include "testutil-store.h"
 #include "xmalloc.h"
 
-struct fixture {
-	char		*dir;
-	char		*path;
-	struct store	*s;
-	int64_t		 repo;
-};
-
-static int
-setup(void **state)
-{
-	struct fixture	*f = xcalloc(1, sizeof *f);
-	char		*cause = NULL;
-
-	f->dir = tu_mkdtemp();
-	f->path = xasprintf("%s/cloudsphere.db", f->dir);
-	if (store_open(&f->s, f->path, &cause) != 0)
-		fail_msg("store_open: %s", cause);
-	if (store_repository_upsert(f->s, "infra", "file:///r", "main",
-	    &f->repo) != 0)
-		fail_msg("store_repository_upsert");
-	*state = f;
-	return (0);
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture	*f = *state;
-
-	store_close(f->s);
-	tu_rm_rf(f->dir);
-	free(f->path);
-	free(f->dir);
-	free(f);
-	return (0);
-}
-
-/* Direct access to the file, for what the API does not show. */
-static sqlite3 *
-db_open(const char *path)
-{
-	sqlite3	*db;
-
-	if (sqlite3_open(path, &db) != SQLITE_OK)
-		fail_msg("sqlite3_open %s", path);
-	sqlite3_busy_timeout(db, 5000);
-	return (db);
-}
-
-static void
-db_exec(sqlite3 *db, const char *sql)
-{
-	char	*err = NULL;
-
-	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
-		fail_msg("%s: %s", sql, err);
-}
-
 static int64_t
-db_int(sqlite3 *db, const char *fmt, ...)
-{
-	sqlite3_stmt	*st;
-	va_list		 ap;
-	char		*sql;
-	int64_t		 v = -1;
-
-	va_start(ap, fmt);
-	sql = xvasprintf(fmt, ap);
-	va_end(ap);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	free(sql);
-	return (v);
-}
-
-static char *
-db_text(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt	*st;
-	char		*v = NULL;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-		v = xstrdup((const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	return (v);
-}
-
-static int64_t
-new_deployment(struct fixture *f, const char *name)
-{
-	int64_t	id;
-
-	assert_int_equal(store_deployment_ensure(f->s, f->repo, name, &id), 0);
-	return (id);
-}
-
-static int64_t
-new_run(struct fixture *f, int64_t dep, const char *action)
+new_run(struct tu_store *f, int64_t dep, const char *action)
 {
 	int64_t	id;
 
@@ -136,11 +35,22 @@ new_run(struct fixture *f, int64_t dep, const char *action)
 	return (id);
 }
 
+/* The run is in that state. */
+static void
+assert_run_state(struct tu_store *f, int64_t run, const char *state)
+{
+	struct store_run	u;
+
+	assert_int_equal(store_run_get(f->s, run, &u), 0);
+	assert_string_equal(u.state, state);
+	store_run_release(&u);
+}
+
 /* Pull-request previews: never active, hidden rows until the branch has them. */
 static void
 test_pulls(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct store_deployment	*v, row;
 	struct store_run	 run;
 	size_t			 n;
@@ -220,7 +130,7 @@ test_time_format(void **state)
 static void
 test_open_new(void **state)
 {
-	struct fixture	*f = *state;
+	struct tu_store	*f = *state;
 	struct stat	 sb;
 	sqlite3		*db;
 	char		*mode;
@@ -228,13 +138,13 @@ test_open_new(void **state)
 	assert_int_equal(stat(f->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	assert_int_equal(store_version(f->s), STORE_SCHEMA_VERSION);
-	db = db_open(f->path);
-	mode = db_text(db, "PRAGMA journal_mode");
+	db = tu_db_open(f->path);
+	mode = tu_db_text(db, "PRAGMA journal_mode");
 	assert_string_equal(mode, "wal");
 	free(mode);
-	assert_int_equal(db_int(db, "PRAGMA application_id"),
+	assert_int_equal(tu_db_int(db, "PRAGMA application_id"),
 	    STORE_APPLICATION_ID);
-	assert_int_equal(db_int(db, "PRAGMA user_version"),
+	assert_int_equal(tu_db_int(db, "PRAGMA user_version"),
 	    STORE_SCHEMA_VERSION);
 	sqlite3_close(db);
 
@@ -253,7 +163,7 @@ test_open_new(void **state)
 static void
 test_open_refused(void **state)
 {
-	struct fixture	*f = *state;
+	struct tu_store	*f = *state;
 	struct store	*s = NULL;
 	sqlite3		*db;
 	char		*cause = NULL, *path;
@@ -278,9 +188,7 @@ test_open_refused(void **state)
 
 	/* Another program's database. */
 	path = xasprintf("%s/other.db", f->dir);
-	db = db_open(path);
-	db_exec(db, "CREATE TABLE t (x)");
-	sqlite3_close(db);
+	tu_db_exec_file(path, "CREATE TABLE t (x)");
 	assert_int_equal(store_open(&s, path, &cause), -EPROTO);
 	assert_string_equal(strchr(cause, ' ') + 1,
 	    "not a cloudsphere database");
@@ -290,16 +198,14 @@ test_open_refused(void **state)
 	/* A newer cloudsphered's database. */
 	store_close(f->s);
 	f->s = NULL;
-	db = db_open(f->path);
-	db_exec(db, "PRAGMA user_version = 99");
-	sqlite3_close(db);
+	tu_db_exec_file(f->path, "PRAGMA user_version = 99");
 	assert_int_equal(store_open(&f->s, f->path, &cause), -EPROTO);
 	assert_null(f->s);
 	assert_non_null(strstr(cause, "schema version 99, newer than"));
 	free(cause);
 	/* Left as it was. */
-	db = db_open(f->path);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 99);
+	db = tu_db_open(f->path);
+	assert_int_equal(tu_db_int(db, "PRAGMA user_version"), 99);
 	sqlite3_close(db);
 }
 
@@ -358,7 +264,7 @@ static const char schema_1[] =
 static void
 test_migrate_from_1(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct store		*s;
 	struct store_run	 run;
 	struct buf		 b;
@@ -368,9 +274,9 @@ test_migrate_from_1(void **state)
 	size_t			 n;
 
 	path = xasprintf("%s/v1.db", f->dir);
-	db = db_open(path);
-	db_exec(db, "PRAGMA journal_mode = WAL");
-	db_exec(db, schema_1);
+	db = tu_db_open(path);
+	tu_db_exec(db, "PRAGMA journal_mode = WAL");
+	tu_db_exec(db, schema_1);
 	sqlite3_close(db);
 
 	assert_int_equal(store_open(&s, path, &cause), 0);
@@ -400,12 +306,12 @@ test_migrate_from_1(void **state)
 	assert_int_equal(id, 9);
 	store_close(s);
 
-	db = db_open(path);
-	assert_int_equal(db_int(db, "SELECT count(*) FROM sqlite_master"
+	db = tu_db_open(path);
+	assert_int_equal(tu_db_int(db, "SELECT count(*) FROM sqlite_master"
 	    " WHERE name = 'runs_by_state'"), 0);
-	assert_int_equal(db_int(db, "SELECT log_seq FROM runs WHERE id = 8"),
+	assert_int_equal(tu_db_int(db, "SELECT log_seq FROM runs WHERE id = 8"),
 	    3);
-	assert_int_equal(db_int(db, "PRAGMA application_id"),
+	assert_int_equal(tu_db_int(db, "PRAGMA application_id"),
 	    STORE_APPLICATION_ID);
 	sqlite3_close(db);
 	free(path);
@@ -414,7 +320,7 @@ test_migrate_from_1(void **state)
 static void
 test_repositories(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct store_repository	 r;
 	int64_t			 id, id2;
 
@@ -459,13 +365,13 @@ test_repositories(void **state)
 static void
 test_deployments(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct store_deployment	 d, *v;
 	int64_t			 web, net, other, repo2, id;
 	size_t			 n;
 
-	web = new_deployment(f, "web");
-	net = new_deployment(f, "net");
+	web = tu_store_deployment(f, "web");
+	net = tu_store_deployment(f, "net");
 	assert_int_equal(store_deployment_ensure(f->s, f->repo, "web", &id),
 	    0);
 	assert_int_equal(id, web);
@@ -558,13 +464,13 @@ test_deployments(void **state)
 static void
 test_transitions(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct store_deployment	 d;
 	struct store_transition	*t;
 	int64_t			 dep, run;
 	size_t			 n;
 
-	dep = new_deployment(f, "web");
+	dep = tu_store_deployment(f, "web");
 	run = new_run(f, dep, "apply");
 	assert_int_equal(store_deployment_set_phase(f->s, dep, "applying",
 	    run, "new deployment", NULL), 0);
@@ -611,13 +517,13 @@ test_transitions(void **state)
 static void
 test_runs(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct store_run	 u, *v;
 	int64_t			 web, net, r1, r2, r3, id;
 	size_t			 n;
 
-	web = new_deployment(f, "web");
-	net = new_deployment(f, "net");
+	web = tu_store_deployment(f, "web");
+	net = tu_store_deployment(f, "net");
 	assert_int_equal(store_run_active(f->s, web, &id), -ENOENT);
 	r1 = new_run(f, web, "plan");
 	r2 = new_run(f, net, "apply");
@@ -701,11 +607,11 @@ test_runs(void **state)
 static void
 test_transactions(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct store_deployment	 d;
 	int64_t			 dep, run, id;
 
-	dep = new_deployment(f, "web");
+	dep = tu_store_deployment(f, "web");
 	assert_int_equal(store_commit(f->s), -EINVAL);
 	assert_int_equal(store_rollback(f->s), -EINVAL);
 
@@ -740,13 +646,7 @@ test_transactions(void **state)
 	assert_int_equal(store_run_active(f->s, dep, &id), 0);
 	assert_int_equal(store_commit(f->s), -ECANCELED);
 	assert_int_equal(store_run_active(f->s, dep, &id), 0);
-	{
-		struct store_run	u;
-
-		assert_int_equal(store_run_get(f->s, run, &u), 0);
-		assert_string_equal(u.state, "queued");
-		store_run_release(&u);
-	}
+	assert_run_state(f, run, "queued");
 
 	/* A failing statement inside dooms it too. */
 	assert_int_equal(store_begin(f->s), 0);
@@ -754,13 +654,7 @@ test_transactions(void **state)
 	assert_int_equal(store_run_insert(f->s, 999, "apply", "poll", NULL,
 	    NULL, &id), -ENOENT);
 	assert_int_equal(store_commit(f->s), -ECANCELED);
-	{
-		struct store_run	u;
-
-		assert_int_equal(store_run_get(f->s, run, &u), 0);
-		assert_string_equal(u.state, "queued");
-		store_run_release(&u);
-	}
+	assert_run_state(f, run, "queued");
 
 	/* A function that fails before writing leaves it alive. */
 	assert_int_equal(store_begin(f->s), 0);
@@ -779,21 +673,14 @@ test_transactions(void **state)
 	    NULL), 0);
 	store_close(f->s);
 	f->s = NULL;
-	{
-		char			*cause = NULL;
-		struct store_run	 u;
-
-		assert_int_equal(store_open(&f->s, f->path, &cause), 0);
-		assert_int_equal(store_run_get(f->s, run, &u), 0);
-		assert_string_equal(u.state, "running");
-		store_run_release(&u);
-	}
+	assert_int_equal(store_open(&f->s, f->path, &(char *){NULL}), 0);
+	assert_run_state(f, run, "running");
 }
 
 static void
 test_logs(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct store_run	 u;
 	struct buf		 b;
 	struct iovec		 iov[3];
@@ -801,7 +688,7 @@ test_logs(void **state)
 	int64_t			 dep, run, last;
 	size_t			 i;
 
-	dep = new_deployment(f, "web");
+	dep = tu_store_deployment(f, "web");
 	run = new_run(f, dep, "apply");
 	assert_int_equal(store_run_start(f->s, run), 0);
 	buf_init(&b, 1 << 20);
@@ -910,13 +797,13 @@ test_logs(void **state)
 static void
 test_logs_grouped(void **state)
 {
-	struct fixture	*f = *state;
+	struct tu_store	*f = *state;
 	struct buf	 b;
 	sqlite3		*db;
 	int64_t		 dep, run, last;
 	int		 i;
 
-	dep = new_deployment(f, "web");
+	dep = tu_store_deployment(f, "web");
 	run = new_run(f, dep, "apply");
 	assert_int_equal(store_begin(f->s), 0);
 	for (i = 0; i < 1000; i++)
@@ -935,10 +822,10 @@ test_logs_grouped(void **state)
 	assert_string_equal(b.data, "0123456789" "0123456789" "0123456789"
 	    "0123456789" "0123456789" "kept");
 	buf_release(&b);
-	db = db_open(f->path);
-	assert_int_equal(db_int(db, "SELECT count(*) FROM run_logs"
+	db = tu_db_open(f->path);
+	assert_int_equal(tu_db_int(db, "SELECT count(*) FROM run_logs"
 	    " WHERE run_id = %lld", (long long)run), 1001);
-	assert_int_equal(db_int(db, "SELECT max(seq) FROM run_logs"
+	assert_int_equal(tu_db_int(db, "SELECT max(seq) FROM run_logs"
 	    " WHERE run_id = %lld", (long long)run), 1001);
 	sqlite3_close(db);
 }
@@ -946,17 +833,17 @@ test_logs_grouped(void **state)
 static void
 test_recover(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct store_deployment	 d;
 	struct store_transition	*t;
 	struct store_run	 u;
 	int64_t			 a, b, c, e, ra, rb, rc, re, rold;
 	size_t			 n;
 
-	a = new_deployment(f, "a");
-	b = new_deployment(f, "b");
-	c = new_deployment(f, "c");
-	e = new_deployment(f, "e");
+	a = tu_store_deployment(f, "a");
+	b = tu_store_deployment(f, "b");
+	c = tu_store_deployment(f, "c");
+	e = tu_store_deployment(f, "e");
 	rold = new_run(f, a, "apply");
 	assert_int_equal(store_run_finish(f->s, rold, "succeeded", 0, NULL,
 	    NULL), 0);
@@ -990,18 +877,10 @@ test_recover(void **state)
 	assert_true(u.finished_at > 0);
 	assert_int_equal(u.exit_code, -1);
 	store_run_release(&u);
-	assert_int_equal(store_run_get(f->s, rb, &u), 0);
-	assert_string_equal(u.state, "interrupted");
-	store_run_release(&u);
-	assert_int_equal(store_run_get(f->s, rc, &u), 0);
-	assert_string_equal(u.state, "interrupted");
-	store_run_release(&u);
-	assert_int_equal(store_run_get(f->s, rold, &u), 0);
-	assert_string_equal(u.state, "succeeded");
-	store_run_release(&u);
-	assert_int_equal(store_run_get(f->s, re, &u), 0);
-	assert_string_equal(u.state, "failed");
-	store_run_release(&u);
+	assert_run_state(f, rb, "interrupted");
+	assert_run_state(f, rc, "interrupted");
+	assert_run_state(f, rold, "succeeded");
+	assert_run_state(f, re, "failed");
 
 	assert_int_equal(store_deployment_get_by_id(f->s, a, &d), 0);
 	assert_string_equal(d.phase, "failed");
@@ -1042,15 +921,15 @@ test_recover(void **state)
 static void
 test_prune_and_delete(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct store_run	 u;
 	struct buf		 b;
 	struct store_deployment	 d;
 	int64_t			 web, net, runs[5], active, last, id;
 	size_t			 i;
 
-	web = new_deployment(f, "web");
-	net = new_deployment(f, "net");
+	web = tu_store_deployment(f, "web");
+	net = tu_store_deployment(f, "net");
 	for (i = 0; i < 5; i++) {
 		runs[i] = new_run(f, web, "apply");
 		assert_int_equal(store_log_append(f->s, runs[i], "log", 3), 0);
@@ -1189,43 +1068,43 @@ crash_check(const char *path, int64_t *max_id)
 	sqlite3		*db;
 	char		*ok;
 
-	db = db_open(path);
-	ok = db_text(db, "PRAGMA integrity_check");
+	db = tu_db_open(path);
+	ok = tu_db_text(db, "PRAGMA integrity_check");
 	assert_string_equal(ok, "ok");
 	free(ok);
-	assert_int_equal(db_int(db, "SELECT count(*)"
+	assert_int_equal(tu_db_int(db, "SELECT count(*)"
 	    " FROM pragma_foreign_key_check"), 0);
 	/* Every run in a final state. */
-	assert_int_equal(db_int(db, "SELECT count(*) FROM runs WHERE state"
+	assert_int_equal(tu_db_int(db, "SELECT count(*) FROM runs WHERE state"
 	    " NOT IN ('succeeded', 'interrupted')"), 0);
 	/* Logs: contiguous from 1, counted in the run's row. */
-	assert_int_equal(db_int(db, "SELECT count(*) FROM runs u WHERE"
+	assert_int_equal(tu_db_int(db, "SELECT count(*) FROM runs u WHERE"
 	    " u.log_seq != (SELECT count(*) FROM run_logs l"
 	    "   WHERE l.run_id = u.id)"
 	    " OR u.log_seq != coalesce((SELECT max(seq) FROM run_logs l"
 	    "   WHERE l.run_id = u.id), 0)"
 	    " OR u.log_bytes != coalesce((SELECT sum(length(data))"
 	    "   FROM run_logs l WHERE l.run_id = u.id), 0)"), 0);
-	assert_int_equal(db_int(db, "SELECT count(*) FROM run_logs"
+	assert_int_equal(tu_db_int(db, "SELECT count(*) FROM run_logs"
 	    " WHERE seq < 1"), 0);
 	/* No duplicate run, ids above what was seen before. */
-	assert_int_equal(db_int(db, "SELECT count(*) - count(DISTINCT id)"
+	assert_int_equal(tu_db_int(db, "SELECT count(*) - count(DISTINCT id)"
 	    " FROM runs"), 0);
 	/* A finished run has its deployment's transition. */
-	assert_int_equal(db_int(db, "SELECT count(*) FROM runs u WHERE"
+	assert_int_equal(tu_db_int(db, "SELECT count(*) FROM runs u WHERE"
 	    " u.state = 'succeeded' AND NOT EXISTS (SELECT 1 FROM transitions t"
 	    " WHERE t.run_id = u.id AND t.to_phase = 'ready')"), 0);
 	/* Nobody left applying. */
-	assert_int_equal(db_int(db, "SELECT count(*) FROM deployments"
+	assert_int_equal(tu_db_int(db, "SELECT count(*) FROM deployments"
 	    " WHERE phase = 'applying'"), 0);
-	*max_id = db_int(db, "SELECT coalesce(max(id), 0) FROM runs");
+	*max_id = tu_db_int(db, "SELECT coalesce(max(id), 0) FROM runs");
 	sqlite3_close(db);
 }
 
 static void
 test_crash(void **state)
 {
-	struct fixture		*f = *state;
+	struct tu_store		*f = *state;
 	struct crash_note	 note;
 	struct store_run	 u;
 	struct timespec		 ts;
@@ -1293,28 +1172,20 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_time_format),
-		cmocka_unit_test_setup_teardown(test_open_new, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_refused, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_migrate_from_1, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_repositories, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_deployments, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_transitions, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pulls, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_transactions, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_logs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_logs_grouped, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_prune_and_delete, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
+		TU_STORE_TEST(test_open_new),
+		TU_STORE_TEST(test_open_refused),
+		TU_STORE_TEST(test_migrate_from_1),
+		TU_STORE_TEST(test_repositories),
+		TU_STORE_TEST(test_deployments),
+		TU_STORE_TEST(test_transitions),
+		TU_STORE_TEST(test_runs),
+		TU_STORE_TEST(test_pulls),
+		TU_STORE_TEST(test_transactions),
+		TU_STORE_TEST(test_logs),
+		TU_STORE_TEST(test_logs_grouped),
+		TU_STORE_TEST(test_recover),
+		TU_STORE_TEST(test_prune_and_delete),
+		TU_STORE_TEST(test_crash),
 	};
 
 	return (cmocka_run_group_tests_name("store", tests, NULL, NULL));
