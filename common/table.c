@@ -58,6 +58,19 @@ table_release(struct table *t)
 	table_init(t);
 }
 
+void
+table_clear(struct table *t, void (*free_value)(void *))
+{
+	size_t	i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < t->size; i++)
+		if (t->slots[i].key != NULL && free_value != NULL)
+			free_value(t->slots[i].value);
+	table_release(t);
+}
+
 static struct table_slot *
 table_find(const struct table *t, const void *key, size_t len,
     unsigned long long h)

@@ -25,6 +25,8 @@ struct table {
 
 void	 table_init(struct table *);
 void	 table_release(struct table *);
+/* Release, after passing every value to free_value (which takes NULL). */
+void	 table_clear(struct table *, void (*free_value)(void *));
 void	*table_get(const struct table *, const void *key, size_t keylen);
 void	*table_gets(const struct table *, const char *key);
 /* Sets key to value; returns the previous value or NULL. */

@@ -74,16 +74,15 @@ memo_entry_free(struct memo_entry *e)
 }
 
 static void
+memo_entry_free_v(void *v)
+{
+	memo_entry_free(v);
+}
+
+static void
 memo_clear(struct table *t)
 {
-	const char	*k;
-	void		*v;
-	size_t		 i;
-
-	for (i = 0; table_next(t, &i, &k, &v); )
-		memo_entry_free(v);
-	table_release(t);
-	table_init(t);
+	table_clear(t, memo_entry_free_v);
 }
 
 struct engine_memo *

@@ -75,24 +75,11 @@ wake_arm(struct engine_repo *r)
 	evtimer_add(r->wake_ev, &tv);
 }
 
-static void
-wake_clear(struct table *t)
-{
-	const char	*k;
-	void		*v;
-	size_t		 i;
-
-	for (i = 0; table_next(t, &i, &k, &v); )
-		free(v);
-	table_release(t);
-	table_init(t);
-}
-
 void
 etouch_release(struct engine_repo *r)
 {
 	table_release(&r->touched);
-	wake_clear(&r->wake);
+	table_clear(&r->wake, free);
 	table_release(&r->every_commit);
 	if (r->wake_ev != NULL)
 		event_free(r->wake_ev);
@@ -352,7 +339,7 @@ etouch_take(struct engine_repo *r, int64_t now, size_t **out, size_t *n)
 		r->removals = true;
 		table_release(&r->touched);
 		table_init(&r->touched);
-		wake_clear(&r->wake);
+		table_clear(&r->wake, free);
 		r->wake_next = 0;
 		return (false);
 	}

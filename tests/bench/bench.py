@@ -676,13 +676,37 @@ def bench_scale(tmp):
                "< 50 ms at 10,000" if goal10 else None,
                r["pass_ms"] < 50 if goal10 else None,
                "runs queued per change: %s; the run queued at %.2f ms (median of %d); "
-               "a pass over the unchanged commit %.1f ms"
+               "of the pass, the model load %.2f ms (libgit2 reading deployments/ alone "
+               "%.2f ms); a first pass over the store written ahead, every deployment "
+               "visited, %.1f ms"
                % (r["queued_per_change"], r["decision_ms"], r["repeats"],
-                  r["nochange_pass_ms"]))
+                  r["decision_load_ms"], r["tree_read_ms"], r["nochange_pass_ms"]))
         result("scale", "scale.%d.rss" % n, "peak RSS %d" % n, r["peak_rss_bytes"] / 1048576,
                "MiB", "model load alone (model-scale)", r["model_peak_rss_bytes"] / 1048576,
                "< 64 MiB at 10,000" if goal10 else None,
                r["peak_rss_bytes"] < 64 * 1048576 if goal10 else None)
+    # "Growing far slower than the repository": the one-change pass from the
+    # smallest size to the largest, against the repository's own growth,
+    # and the engine's part alone (the pass without the model load).
+    if len(rows) >= 2:
+        lo, hi = rows[0], rows[-1]
+        grow = hi["deployments"] / lo["deployments"]
+        span = "%d -> %d" % (lo["deployments"], hi["deployments"])
+        g = hi["pass_ms"] / lo["pass_ms"] if lo["pass_ms"] > 0 else float("inf")
+        result("scale", "scale.growth", "one change, growth %s" % span, g, "x",
+               "the repository's growth", grow, "far slower than the repository",
+               g * 4 <= grow,
+               "the met column asks for a quarter of the repository's growth at most; "
+               "libgit2 reading deployments/ alone grows %.1fx (Git rewrites a folder's "
+               "whole tree object when one file in it changes)"
+               % (hi["tree_read_ms"] / lo["tree_read_ms"] if lo["tree_read_ms"] > 0
+                  else float("inf")))
+        elo = max(lo["pass_ms"] - lo["decision_load_ms"], 0.001)
+        ehi = max(hi["pass_ms"] - hi["decision_load_ms"], 0.001)
+        result("scale", "scale.growth.engine", "one change, engine alone, growth %s" % span,
+               ehi / elo, "x", "the repository's growth", grow, None, None,
+               "the pass without the model load: %.2f ms at %d, %.2f ms at %d"
+               % (elo, lo["deployments"], ehi, hi["deployments"]))
 
 
 # ---------------------------------------------------------------------------

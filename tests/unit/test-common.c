@@ -76,6 +76,39 @@ test_table_many(void **state)
 	table_release(&t);
 }
 
+static size_t	table_freed;
+
+static void
+table_count_free(void *v)
+{
+	if (v != NULL)
+		table_freed++;
+	free(v);
+}
+
+/* table_clear hands every value, NULL ones too, to the function. */
+static void
+test_table_clear(void **state)
+{
+	struct table	t;
+
+	(void)state;
+	table_init(&t);
+	table_puts(&t, "a", xstrdup("a"));
+	table_puts(&t, "b", xstrdup("b"));
+	table_puts(&t, "gone", NULL);
+	table_clear(&t, table_count_free);
+	assert_int_equal(table_freed, 2);
+	assert_int_equal(t.count, 0);
+	assert_null(table_gets(&t, "a"));
+	/* Empty and NULL tables, and no function. */
+	table_clear(&t, table_count_free);
+	table_clear(NULL, table_count_free);
+	table_puts(&t, "kept", (void *)1);
+	table_clear(&t, NULL);
+	assert_int_equal(table_freed, 2);
+}
+
 static void
 test_strlcpy(void **state)
 {
@@ -97,6 +130,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_bounded),
 		cmocka_unit_test(test_table_many),
+		cmocka_unit_test(test_table_clear),
 		cmocka_unit_test(test_strlcpy),
 	};
 
