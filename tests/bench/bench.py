@@ -920,11 +920,18 @@ def bench_logs(tmp):
     floor = {"blocks": [], "lines": []}
     cat = []
 
-    def direct(argv, shell=None):
+    # CPU seconds of each 1 GiB, writer and reader together: what the
+    # machine's load does not change much, where the throughput swings.
+    cpu = {k: {"daemon": [], "null": [], "floor": []} for k in writers}
+
+    def direct(argv, shell=None, cpu_to=None):
         if shell:
             argv = ["sh", "-c", shell]
+        c0 = children_cpu()
         p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                            check=True)
+        if cpu_to is not None:
+            cpu_to.append(children_cpu() - c0)
         w = [l.split() for l in p.stderr.decode().splitlines() if l.startswith("wrote ")]
         _, n, a, b = w[-1]
         return int(n) / (float(b) - float(a))
@@ -933,10 +940,18 @@ def bench_logs(tmp):
         # The same program, run by hand: stdout on /dev/null (the issue's
         # reference), read by the minimal pipe reader, and (blocks) piped to cat.
         flag = writers[kind][0]
-        null[kind].append(direct(None, "exec %s %s %d >/dev/null" % (STAMP, flag, nbytes)))
-        floor[kind].append(direct([PIPE_READ, STAMP, flag, str(nbytes)]))
+        null[kind].append(direct(None, "exec %s %s %d >/dev/null" % (STAMP, flag, nbytes),
+                                 cpu[kind]["null"]))
+        floor[kind].append(direct([PIPE_READ, STAMP, flag, str(nbytes)], None,
+                                  cpu[kind]["floor"]))
         if kind == "blocks":
             cat.append(direct(None, "%s %s %d | cat >/dev/null" % (STAMP, flag, nbytes)))
+
+    def reaped_cpu(pid):
+        # cutime + cstime: the providers the daemon has reaped.
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[13]) + int(fields[14])) / TICK
 
     d = Daemon(dtmp, [{"name": "infra", "url": repo.bare}]).start()
     try:
@@ -983,10 +998,12 @@ def bench_logs(tmp):
             for kind, sha in zip(order, chain):
                 log("logs: %s, %d MiB through the daemon, then directly"
                     % (kind, nbytes >> 20))
+                c0, w0 = proc_sched(d.pid), reaped_cpu(d.pid)
                 capturing.set()
                 repo.land(sha)
                 d.wait_ready("t", sha, timeout=600)
                 capturing.clear()
+                cpu[kind]["daemon"].append((reaped_cpu(d.pid) - w0, proc_sched(d.pid) - c0))
                 w = [x for x in stamps(spath) if x[0] == "wrote"]
                 if not w:
                     raise RuntimeError("the writer did not report")
@@ -1011,7 +1028,7 @@ def bench_logs(tmp):
                    "cat_Bps": cat, "lines_through_Bps": tp["lines"],
                    "lines_devnull_Bps": null["lines"], "lines_pipe_read_Bps": floor["lines"],
                    "rss_before": rss0, "rss_max": max(rss + [rss1]), "hwm_before": hwm0,
-                   "hwm_after": hwm1, "api_ms": lat, "api_idle_ms": idle_lat,
+                   "hwm_after": hwm1, "api_ms": lat, "api_idle_ms": idle_lat, "cpu_s": cpu,
                    "runs": [{k: x.get(k) for k in ("log_bytes", "state", "cause")} for x in runs]}
     mib = 1048576.0
     b, bn, bf = med(tp["blocks"]), med(null["blocks"]), med(floor["blocks"])
@@ -1019,6 +1036,13 @@ def bench_logs(tmp):
 
     def rng(v):
         return "%.0f-%.0f" % (min(v) / mib, max(v) / mib)
+
+    def cpus(kind):
+        c = cpu[kind]
+        return ("CPU s per run, writer + reader (medians): daemon %.2f + %.2f (the daemon's "
+                "includes the API requests), pipe-read %.2f, /dev/null %.2f"
+                % (med(x[0] for x in c["daemon"]), med(x[1] for x in c["daemon"]),
+                   med(c["floor"]), med(c["null"])))
     result("logs", "logs.throughput", "log capture %d MiB: throughput (median of %d)"
            % (nbytes >> 20, reps), b / mib, "MiB/s", "same writer to /dev/null", bn / mib,
            ">= 90% of direct", b >= 0.9 * bn,
@@ -1029,8 +1053,8 @@ def bench_logs(tmp):
     result("logs", "logs.vs_reader", "log capture, 64 KiB blocks: % of a minimal pipe reader",
            100 * b / bf, "%", "same writer into tests/bench/pipe-read (64 KiB blocking "
            "reads, discarded; 1 MiB pipe), MiB/s", bf / mib, ">= 90%", b >= 0.9 * bf,
-           "pipe-read %s MiB/s; the same writer | cat: %.0f MiB/s (median; %s, unstable)"
-           % (rng(floor["blocks"]), med(cat) / mib, rng(cat)))
+           "pipe-read %s MiB/s; the same writer | cat: %.0f MiB/s (median; %s, unstable); %s"
+           % (rng(floor["blocks"]), med(cat) / mib, rng(cat), cpus("blocks")))
     result("logs", "logs.lines", "log capture, realistic writer %d MiB (median of %d)"
            % (nbytes >> 20, reps), l / mib, "MiB/s",
            "same program to /dev/null, MiB/s", ln / mib, ">= 90% of direct", l >= 0.9 * ln,
@@ -1040,8 +1064,8 @@ def bench_logs(tmp):
            % (100 * l / ln, rng(tp["lines"]), rng(null["lines"])))
     result("logs", "logs.lines_reader", "log capture, realistic writer: % of a minimal reader",
            100 * l / lf, "%", "same program into tests/bench/pipe-read, MiB/s", lf / mib,
-           None, None, "pipe-read %s MiB/s, i.e. %.1f%% of /dev/null"
-           % (rng(floor["lines"]), 100 * lf / ln))
+           None, None, "pipe-read %s MiB/s, i.e. %.1f%% of /dev/null; %s"
+           % (rng(floor["lines"]), 100 * lf / ln, cpus("lines")))
     result("logs", "logs.rss", "log capture: daemon RSS growth", growth / mib, "MiB",
            "log bytes the daemon stored per run (log_max_bytes), MiB",
            (last.get("log_bytes") or 0) / mib, "< 16 MiB", growth < 16 * mib,
