@@ -2,7 +2,8 @@
  * Unit tests of process supervision, log capture and workspaces with real
  * processes and a real Git repository: output order, causes, a timeout
  * that kills a grandchild, cancellation, a provider writing fast, small
- * writes read in batches, head and tail capture, blueprint copies with modes and symlinks, safe removal.
+ * writes read in batches, head and tail capture, blueprint copies with
+ * modes and symlinks, safe removal.
  */
 #include "config.h"
 
