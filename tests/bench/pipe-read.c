@@ -12,8 +12,10 @@
  * F_SETPIPE_SZ, the kernel's default when that is refused.  Unlike "| cat"
  * (whose read size and pipe depend on the shell and coreutils, and whose
  * figures swing from one run to the next) the reader costs the same every
- * time.  Prints "read BYTES" on stderr and exits with PROGRAM's status.
+ * time.  Prints "read BYTES SELF CHILD" on stderr (CPU seconds, user and
+ * system, of the reader and of PROGRAM) and exits with PROGRAM's status.
  */
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -31,9 +33,17 @@ usage(void)
 	exit(2);
 }
 
+static double
+cpu(const struct rusage *r)
+{
+	return ((double)(r->ru_utime.tv_sec + r->ru_stime.tv_sec) +
+	    (double)(r->ru_utime.tv_usec + r->ru_stime.tv_usec) / 1e6);
+}
+
 int
 main(int argc, char **argv)
 {
+	struct rusage		 self, child;
 	unsigned long long	 total = 0;
 	long			 psize = 1024 * 1024, bsize = 64 * 1024;
 	char			*buf;
@@ -91,7 +101,9 @@ main(int argc, char **argv)
 	close(fds[0]);
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;
-	fprintf(stderr, "read %llu\n", total);
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_CHILDREN, &child);
+	fprintf(stderr, "read %llu %.3f %.3f\n", total, cpu(&self), cpu(&child));
 	free(buf);
 	return (WIFEXITED(status) ? WEXITSTATUS(status) : 1);
 }
