@@ -25,8 +25,11 @@
 #include "xmalloc.h"
 
 #define PROC_READ_MAX	(64 * 1024)
-#define PROC_PIPE_SIZE	(1024 * 1024)
+#define PROC_READ_ROUNDS 16		/* reads per wakeup, at most */
+#define PROC_PIPE_SIZE	(1024 * 1024)	/* asked; halved down when refused */
+#define PROC_PIPE_MIN	(64 * 1024)	/* Linux's default */
 #define PROC_DRAIN_MS	1000
+#define PROC_BATCH_US	1000
 
 struct proc {
 	LIST_ENTRY(proc)	 entry;
@@ -35,6 +38,9 @@ struct proc {
 	struct event		*read_ev;
 	struct event		*timer_ev;	/* timeout, then grace */
 	struct event		*drain_ev;
+	struct event		*batch_ev;	/* reading again, later */
+	size_t			 pipe_size;
+	struct timespec		 last_read;	/* the last wakeup that read */
 	proc_output_cb		 output;
 	proc_exit_cb		 exit;
 	void			*arg;
@@ -119,6 +125,8 @@ proc_finish(struct proc *p)
 static void
 proc_close_pipe(struct proc *p)
 {
+	if (p->batch_ev != NULL)
+		evtimer_del(p->batch_ev);
 	if (p->read_ev != NULL) {
 		event_free(p->read_ev);
 		p->read_ev = NULL;
@@ -129,28 +137,82 @@ proc_close_pipe(struct proc *p)
 	}
 }
 
+/*
+ * Whether to let the pipe fill for a while before reading it again, rather
+ * than be woken by the next write.  A provider writing through stdio
+ * writes a few KiB at a time, and epoll wakes the loop at every write: a
+ * wakeup, a context switch and a short read for each 4 KiB, paid on both
+ * sides (the writer's write(2) does the wakeup).  Out of epoll for
+ * PROC_BATCH_US the writer wakes no one and the next read takes a large
+ * block.  Only when what arrived since the last read, at the same rate,
+ * fills at most half the pipe in that time: a fast writer never finds it
+ * full, and a slow one is seen late by PROC_BATCH_US at most.
+ */
+static bool
+proc_batch(struct proc *p, size_t got, const struct timespec *now)
+{
+	double	us;
+
+	us = (double)(now->tv_sec - p->last_read.tv_sec) * 1e6 +
+	    (double)(now->tv_nsec - p->last_read.tv_nsec) / 1e3;
+	if (us <= 0)
+		return (false);
+	return ((double)got * PROC_BATCH_US / us <= (double)p->pipe_size / 2);
+}
+
 static void
 proc_read(evutil_socket_t fd, short events, void *arg)
 {
 	struct proc	*p = arg;
+	struct timeval	 tv = { 0, PROC_BATCH_US };
+	struct timespec	 now;
 	char		 buf[PROC_READ_MAX];
+	size_t		 got = 0;
 	ssize_t		 n;
 	int		 rounds = 0;
+	bool		 drained = false, batch;
 
 	(void)events;
 	/* A few reads per wakeup, so one chatty child cannot starve others. */
-	while (rounds++ < 16) {
+	while (!drained && rounds++ < PROC_READ_ROUNDS) {
 		n = read(fd, buf, sizeof buf);
 		if (n > 0) {
+			got += (size_t)n;
 			p->output(buf, (size_t)n, p->arg);
-			continue;
-		}
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		} else if (n == -1 && errno == EAGAIN)
+			drained = true;
+		else if (n != -1 || errno != EINTR) {
+			proc_close_pipe(p);
+			proc_finish(p);
 			return;
-		proc_close_pipe(p);
-		proc_finish(p);
+		}
+	}
+	if (got == 0) {
+		/* Nothing came since the last look: back to epoll. */
+		if (!event_pending(p->read_ev, EV_READ, NULL))
+			event_add(p->read_ev, NULL);
 		return;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	batch = drained && proc_batch(p, got, &now);
+	p->last_read = now;
+	if (batch) {
+		if (event_pending(p->read_ev, EV_READ, NULL))
+			event_del(p->read_ev);
+		evtimer_add(p->batch_ev, &tv);
+	} else if (!event_pending(p->read_ev, EV_READ, NULL))
+		event_add(p->read_ev, NULL);
+}
+
+static void
+proc_batch_timeout(evutil_socket_t fd, short events, void *arg)
+{
+	struct proc	*p = arg;
+
+	(void)fd;
+	(void)events;
+	if (p->fd != -1)
+		proc_read(p->fd, EV_READ, p);
 }
 
 static void
@@ -384,7 +446,7 @@ proc_spawn(struct proc **out, const struct proc_spec *spec,
 	struct proc	*p;
 	sigset_t	 all, old;
 	struct timeval	 tv;
-	int		 fds[2], errfds[2], error;
+	int		 fds[2], errfds[2], error, psize;
 	pid_t		 pid;
 
 	*out = NULL;
@@ -416,8 +478,17 @@ proc_spawn(struct proc **out, const struct proc_spec *spec,
 		close(fds[1]);
 		return (error);
 	}
-	/* A provider writing fast should rarely find the pipe full. */
-	fcntl(fds[0], F_SETPIPE_SZ, PROC_PIPE_SIZE);
+	/*
+	 * A provider writing fast should rarely find the pipe full.  Above
+	 * /proc/sys/fs/pipe-max-size, or past the user's pipe-user-pages-soft,
+	 * the kernel refuses: a smaller size, down to its default.
+	 */
+	for (psize = PROC_PIPE_SIZE; psize > PROC_PIPE_MIN; psize /= 2) {
+		if (fcntl(fds[0], F_SETPIPE_SZ, psize) != -1)
+			break;
+	}
+	if ((psize = fcntl(fds[0], F_GETPIPE_SZ)) <= 0)
+		psize = PROC_PIPE_MIN;
 
 	/*
 	 * No handler of ours may run in the child before the reset.
@@ -460,13 +531,17 @@ proc_spawn(struct proc **out, const struct proc_spec *spec,
 	p->arg = arg;
 	p->timeout = spec->timeout;
 	p->grace = spec->grace > 0 ? spec->grace : 0;
+	p->pipe_size = (size_t)psize;
 	clock_gettime(CLOCK_MONOTONIC, &p->start);
+	p->last_read = p->start;
 	fcntl(p->fd, F_SETFL, fcntl(p->fd, F_GETFL) | O_NONBLOCK);
 	p->read_ev = event_new(proc_base, p->fd, EV_READ | EV_PERSIST,
 	    proc_read, p);
 	p->timer_ev = evtimer_new(proc_base, proc_timer, p);
 	p->drain_ev = evtimer_new(proc_base, proc_drain_timeout, p);
-	if (p->read_ev == NULL || p->timer_ev == NULL || p->drain_ev == NULL)
+	p->batch_ev = evtimer_new(proc_base, proc_batch_timeout, p);
+	if (p->read_ev == NULL || p->timer_ev == NULL || p->drain_ev == NULL ||
+	    p->batch_ev == NULL)
 		abort();	/* libevent only fails here without memory */
 	event_add(p->read_ev, NULL);
 	if (p->timeout > 0) {
@@ -515,6 +590,8 @@ proc_free(struct proc *p)
 		event_free(p->timer_ev);
 	if (p->drain_ev != NULL)
 		event_free(p->drain_ev);
+	if (p->batch_ev != NULL)
+		event_free(p->batch_ev);
 	free(p->why);
 	free(p->cause);
 	free(p);

@@ -10,7 +10,8 @@ Usage: bench.py [SECTION ...]    (default: all, in this order)
   scale      reconcile at 1,000 / 10,000 / 100,000 deployments (model-scale -e)
   footprint  100 repositories polled every second: RSS and CPU
   webhook    wrk against /hooks/github/<repo>; reference GET /healthz
-  logs       a provider writing 1 GiB to stdout; reference /dev/null
+  logs       a provider writing 1 GiB to stdout (64 KiB blocks, and log lines
+             through stdio); references /dev/null and a minimal pipe reader
   overhead   an ansible playbook through the daemon and directly
 
 Environment:
@@ -49,6 +50,7 @@ QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 SMOKE = os.environ.get("BENCH_SMOKE", "") not in ("", "0")
 DAEMON = os.path.join(BUILD, "cloudsphered")
 STAMP = os.path.join(BUILD, "tests/bench/stamp")
+PIPE_READ = os.path.join(BUILD, "tests/bench/pipe-read")
 MODEL_SCALE = os.path.join(BUILD, "tests/bench/model-scale")
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -935,21 +937,66 @@ def bench_logs(tmp):
     repo = Repo(tmp, "logs")
     dtmp = os.path.join(tmp, "d-logs")
     os.makedirs(dtmp)
+    writers = {"blocks": ("-w", "%d\n" % nbytes), "lines": ("-l", "%d lines\n" % nbytes)}
+    order = ["blocks", "lines"] * reps
+    tp = {"blocks": [], "lines": []}
+    null = {"blocks": [], "lines": []}
+    floor = {"blocks": [], "lines": []}
+    cat = []
+
+    # CPU seconds of each 1 GiB, writer and reader together: what the
+    # machine's load does not change much, where the throughput swings.
+    cpu = {k: {"daemon": [], "null": [], "floor": []} for k in writers}
+
+    def direct(argv, shell=None, cpu_to=None):
+        if shell:
+            argv = ["sh", "-c", shell]
+        c0 = children_cpu()
+        p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           check=True)
+        if cpu_to is not None:
+            r = [l.split() for l in p.stderr.decode().splitlines() if l.startswith("read ")]
+            # pipe-read tells the writer's CPU from its own.
+            cpu_to.append((float(r[-1][3]), float(r[-1][2])) if r else
+                          (children_cpu() - c0, 0.0))
+        w = [l.split() for l in p.stderr.decode().splitlines() if l.startswith("wrote ")]
+        _, n, a, b = w[-1]
+        return int(n) / (float(b) - float(a))
+
+    def references(kind):
+        # The same program, run by hand: stdout on /dev/null (the issue's
+        # reference), read by the minimal pipe reader, and (blocks) piped to cat.
+        flag = writers[kind][0]
+        null[kind].append(direct(None, "exec %s %s %d >/dev/null" % (STAMP, flag, nbytes),
+                                 cpu[kind]["null"]))
+        floor[kind].append(direct([PIPE_READ, STAMP, flag, str(nbytes)], None,
+                                  cpu[kind]["floor"]))
+        if kind == "blocks":
+            cat.append(direct(None, "%s %s %d | cat >/dev/null" % (STAMP, flag, nbytes)))
+
+    def reaped_cpu(pid):
+        # cutime + cstime: the providers the daemon has reaped.
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[13]) + int(fields[14])) / TICK
+
     d = Daemon(dtmp, [{"name": "infra", "url": repo.bare}]).start()
     try:
         d.wait_ready("t", repo.head)
-        chain = repo.chain(reps, extra=lambda k: {"blueprints/stamp/write-bytes": "%d\n" % nbytes})
+        chain = repo.chain(len(order), extra=lambda k: {
+            "blueprints/stamp/write-bytes": writers[order[k - 1]][1]})
         time.sleep(1)
         rss0, hwm0 = proc_mem(d.pid)
         lat, rss = [], []
         stop = threading.Event()
+        capturing = threading.Event()
 
         def api():
             # cloudspherectl's way: a connection per request.
             while not stop.is_set():
                 t = time.monotonic()
                 status, _ = d.get("/api/v1/deployments")
-                if status == 200:
+                if status == 200 and capturing.is_set():
                     lat.append((time.monotonic() - t) * 1000)
                 stop.wait(0.002)
 
@@ -959,29 +1006,44 @@ def bench_logs(tmp):
                 stop.wait(0.02)
         # Reference: the same requests for a second with nothing running.
         ths = [threading.Thread(target=api)]
+        capturing.set()
+        c0 = proc_sched(d.pid)
         ths[0].start()
         time.sleep(size(2, 1, 0.3))
         stop.set()
         ths[0].join()
+        # What a request costs the daemon, to tell the capture's CPU from
+        # the API's during the captures.
+        per_req = (proc_sched(d.pid) - c0) / max(1, len(lat))
         idle_lat, lat = lat, []
         stop.clear()
+        capturing.clear()
         ths = [threading.Thread(target=api), threading.Thread(target=sample)]
         for t in ths:
             t.start()
-        through, runs = [], []
+        runs = []
         spath = os.path.join(d.state, "deployments/infra/t/stamps")
         try:
-            for sha in chain:
-                log("logs: a provider writing %d MiB through the daemon" % (nbytes >> 20))
+            # Interleaved: each capture, then its references, so that a
+            # change of the machine's load hits all of them alike.
+            for kind, sha in zip(order, chain):
+                log("logs: %s, %d MiB through the daemon, then directly"
+                    % (kind, nbytes >> 20))
+                c0, w0, n0 = proc_sched(d.pid), reaped_cpu(d.pid), len(lat)
+                capturing.set()
                 repo.land(sha)
                 d.wait_ready("t", sha, timeout=600)
+                capturing.clear()
+                cpu[kind]["daemon"].append((reaped_cpu(d.pid) - w0, proc_sched(d.pid) - c0,
+                                            (len(lat) - n0) * per_req))
                 w = [x for x in stamps(spath) if x[0] == "wrote"]
                 if not w:
                     raise RuntimeError("the writer did not report")
                 _, n, a, b = w[-1]
-                through.append(int(n) / (float(b) - float(a)))
+                tp[kind].append(int(n) / (float(b) - float(a)))
                 r = d.json("/api/v1/runs?deployment=t")
                 runs.append(r[0] if isinstance(r, list) else r)
+                references(kind)
         finally:
             stop.set()
             for t in ths:
@@ -990,32 +1052,64 @@ def bench_logs(tmp):
     finally:
         d.stop()
 
-    def direct(shell):
-        p = subprocess.run(["sh", "-c", shell % (STAMP, nbytes)], stderr=subprocess.PIPE,
-                           check=True)
-        _, n, a, b = p.stderr.decode().split()
-        return int(n) / (float(b) - float(a))
-    log("logs: the same writer to /dev/null and to a pipe (cat)")
-    null = statistics.median(direct("%s -w %d >/dev/null") for _ in range(3))
-    pipe = statistics.median(direct("%s -w %d | cat >/dev/null") for _ in range(3))
-    tp = statistics.median(through)
+    med = statistics.median
     growth = max(rss + [rss1]) - rss0
     last = runs[-1]
-    RAW["logs"] = {"bytes": nbytes, "captures": reps, "through_Bps": through,
-                   "devnull_Bps": null, "pipe_Bps": pipe, "rss_before": rss0,
-                   "rss_max": max(rss + [rss1]), "hwm_before": hwm0, "hwm_after": hwm1,
-                   "api_ms": lat, "api_idle_ms": idle_lat,
+    RAW["logs"] = {"bytes": nbytes, "captures": reps, "through_Bps": tp["blocks"],
+                   "devnull_Bps": null["blocks"], "pipe_read_Bps": floor["blocks"],
+                   "cat_Bps": cat, "lines_through_Bps": tp["lines"],
+                   "lines_devnull_Bps": null["lines"], "lines_pipe_read_Bps": floor["lines"],
+                   "rss_before": rss0, "rss_max": max(rss + [rss1]), "hwm_before": hwm0,
+                   "hwm_after": hwm1, "api_ms": lat, "api_idle_ms": idle_lat, "cpu_s": cpu,
+                   "api_cpu_per_request_s": per_req,
                    "runs": [{k: x.get(k) for k in ("log_bytes", "state", "cause")} for x in runs]}
     mib = 1048576.0
+    b, bn, bf = med(tp["blocks"]), med(null["blocks"]), med(floor["blocks"])
+    l, ln, lf = med(tp["lines"]), med(null["lines"]), med(floor["lines"])
+
+    def rng(v):
+        return "%.0f-%.0f" % (min(v) / mib, max(v) / mib)
+
+    def cpus(kind):
+        c = cpu[kind]
+        return ("CPU s per run, writer + reader (medians): daemon %.2f + %.2f (%.2f of "
+                "which the API requests), pipe-read %.2f + %.2f, /dev/null %.2f"
+                % (med(x[0] for x in c["daemon"]), med(x[1] for x in c["daemon"]),
+                   med(x[2] for x in c["daemon"]), med(x[0] for x in c["floor"]),
+                   med(x[1] for x in c["floor"]), med(x[0] for x in c["null"])))
     result("logs", "logs.throughput", "log capture %d MiB: throughput (median of %d)"
-           % (nbytes >> 20, reps), tp / mib, "MiB/s", "same writer to /dev/null", null / mib,
-           ">= 90% of direct", tp >= 0.9 * null,
-           "%.1f%% of /dev/null, where a write costs nothing; %.0f%% of the same writer "
-           "piped to cat (%.0f MiB/s); each run stored %s bytes of log (log_max_bytes), "
-           "the rest counted as dropped"
-           % (100 * tp / null, 100 * tp / pipe, pipe / mib, last.get("log_bytes")))
-    result("logs", "logs.vs_pipe", "log capture: throughput / a pipe to cat", 100 * tp / pipe,
-           "%", "same writer | cat >/dev/null, MiB/s", pipe / mib)
+           % (nbytes >> 20, reps), b / mib, "MiB/s", "same writer to /dev/null", bn / mib,
+           ">= 90% of direct", b >= 0.9 * bn,
+           "%.1f%% of /dev/null, where a write costs nothing (the kernel copies nothing); "
+           "writer: stamp -w, 64 KiB write(2)s of a prebuilt buffer; daemon %s MiB/s; "
+           "each run stored %s bytes of log (log_max_bytes), the rest counted as dropped"
+           % (100 * b / bn, rng(tp["blocks"]), last.get("log_bytes")))
+    result("logs", "logs.vs_reader", "log capture, 64 KiB blocks: % of a minimal pipe reader",
+           100 * b / bf, "%", "same writer into tests/bench/pipe-read (64 KiB blocking "
+           "reads, discarded; 1 MiB pipe), MiB/s", bf / mib, ">= 90%", b >= 0.9 * bf,
+           "pipe-read %s MiB/s; the same writer | cat: %.0f MiB/s (median; %s, unstable); %s"
+           % (rng(floor["blocks"]), med(cat) / mib, rng(cat), cpus("blocks")))
+    result("logs", "logs.lines", "log capture, realistic writer %d MiB (median of %d)"
+           % (nbytes >> 20, reps), l / mib, "MiB/s",
+           "same program to /dev/null, MiB/s", ln / mib, ">= 90% of direct", l >= 0.9 * ln,
+           "%.1f%% of /dev/null; writer: stamp -l, Terraform/Ansible-style log lines "
+           "(timestamp, counters) by snprintf through stdio, fully buffered; daemon %s "
+           "MiB/s, /dev/null %s MiB/s"
+           % (100 * l / ln, rng(tp["lines"]), rng(null["lines"])))
+    result("logs", "logs.lines_reader", "log capture, realistic writer: % of a minimal reader",
+           100 * l / lf, "%", "same program into tests/bench/pipe-read, MiB/s", lf / mib,
+           None, None, "pipe-read %s MiB/s, i.e. %.1f%% of /dev/null; %s"
+           % (rng(floor["lines"]), 100 * lf / ln, cpus("lines")))
+    # The writer's own CPU: what its throughput is on a machine with a core
+    # for it and one for the reader, whatever the load of the moment.
+    wn = med(x[0] for x in cpu["lines"]["null"])
+    wd = med(x[0] for x in cpu["lines"]["daemon"])
+    result("logs", "logs.lines_cpu", "log capture, realistic writer: its CPU, /dev/null "
+           "/ daemon", 100 * wn / wd if wd else None, "%",
+           "the writer's CPU s per run to /dev/null (median)", wn, None, None,
+           "%.2f s through the daemon, %.2f s into pipe-read: writing into a pipe costs "
+           "the writer more than /dev/null does, whoever reads it"
+           % (wd, med(x[0] for x in cpu["lines"]["floor"])))
     result("logs", "logs.rss", "log capture: daemon RSS growth", growth / mib, "MiB",
            "log bytes the daemon stored per run (log_max_bytes), MiB",
            (last.get("log_bytes") or 0) / mib, "< 16 MiB", growth < 16 * mib,
@@ -1173,7 +1267,7 @@ def main():
     for n in names:
         if n not in known:
             sys.exit("bench: unknown section '%s' (%s)" % (n, ", ".join(known)))
-    for p in (DAEMON, STAMP, MODEL_SCALE):
+    for p in (DAEMON, STAMP, PIPE_READ, MODEL_SCALE):
         if not os.access(p, os.X_OK):
             sys.exit("bench: %s is missing (make bench builds it)" % p)
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))

@@ -10,14 +10,23 @@
  *	start ACTION SECONDS.NANOSECONDS COMMIT
  *
  * If the blueprint folder (its working directory) holds a file
- * "write-bytes" with a number, it then writes that many bytes to stdout in
- * 64 KiB blocks and appends "wrote BYTES START END" (real-time clock before
- * the first and after the last write).  It writes "{}" to
- * $CLOUDSPHERE_OUTPUTS and exits 0.
+ * "write-bytes" with a number, it then writes that many bytes to stdout and
+ * appends "wrote BYTES START END" (real-time clock before the first and
+ * after the last write).  It writes "{}" to $CLOUDSPHERE_OUTPUTS and exits
+ * 0.  Two writers:
  *
- * Run by hand as "stamp -w BYTES", it writes BYTES to stdout and prints
- * "wrote BYTES START END" on stderr: the direct reference of the log
- * capture benchmark (stdout to /dev/null or to a pipe).
+ *	BYTES		64 KiB blocks of a prebuilt buffer, with write(2): the
+ *			cheapest writer there is, so the capture is all that
+ *			is measured
+ *	BYTES lines	log lines as Terraform and Ansible print them, each
+ *			with a timestamp and counters formatted by snprintf,
+ *			through stdio, fully buffered as stdio is when
+ *			stdout is not a terminal: a realistic provider
+ *
+ * Run by hand as "stamp -w BYTES" or "stamp -l BYTES", it writes BYTES to
+ * stdout and prints "wrote BYTES START END" on stderr: the direct
+ * references of the log capture benchmark (stdout to /dev/null or to a
+ * pipe).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +70,84 @@ write_bytes(unsigned long long n, struct timespec *t0, struct timespec *t1)
 	return (0);
 }
 
+/*
+ * A log line as a provider prints it: Terraform's resource progress with
+ * TF_LOG-style timestamps, Ansible's task headers and host results.
+ */
+static int
+format_line(char *buf, size_t size, unsigned long long k)
+{
+	static time_t	 last = -1;
+	static char	 stamp[32];
+	struct timespec	 ts;
+	struct tm	 tm;
+	unsigned	 i = (unsigned)(k / 8 % 1000), ms;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (ts.tv_sec != last) {
+		last = ts.tv_sec;
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+	}
+	ms = (unsigned)(ts.tv_nsec / 1000000);
+	switch (k % 8) {
+	case 0:
+		return (snprintf(buf, size, "%s.%03uZ [INFO]  "
+		    "module.app.aws_instance.web[%u]: Creating...\n",
+		    stamp, ms, i));
+	case 1:
+	case 2:
+		return (snprintf(buf, size, "%s.%03uZ [INFO]  "
+		    "module.app.aws_instance.web[%u]: Still creating... "
+		    "[%llus elapsed]\n", stamp, ms, i, k % 600));
+	case 3:
+		return (snprintf(buf, size, "%s.%03uZ [INFO]  "
+		    "module.app.aws_instance.web[%u]: Creation complete after "
+		    "%llus [id=i-%016llx]\n", stamp, ms, i, k % 600,
+		    k * 0x9e3779b97f4a7c15ULL));
+	case 4:
+		return (snprintf(buf, size, "%s.%03uZ [INFO]  "
+		    "module.app.aws_route53_record.web[%u]: Modifying... "
+		    "[id=Z%08llX_web-%u.example.internal_A]\n", stamp, ms,
+		    i, k & 0xffffffffULL, i));
+	case 5:
+		return (snprintf(buf, size, "\nTASK [app : install packages "
+		    "(%u)] %.*s\n", i, 40, "****************************************"));
+	case 6:
+		return (snprintf(buf, size, "changed: [web-%u.example.internal] "
+		    "=> (item=nginx-1.%u.%llu)\n", i, i % 30, k % 10));
+	default:
+		return (snprintf(buf, size, "ok: [web-%u.example.internal] "
+		    "%s.%03uZ (0:00:%02llu.%03u)\n", i, stamp, ms, k % 60, ms));
+	}
+}
+
+/* Writes n bytes of log lines to stdout through stdio; 0 or -1. */
+static int
+write_lines(unsigned long long n, struct timespec *t0, struct timespec *t1)
+{
+	char			 line[256];
+	unsigned long long	 k = 0;
+	size_t			 len;
+	int			 w;
+
+	now(t0);
+	while (n > 0) {
+		if ((w = format_line(line, sizeof line, k++)) <= 0)
+			return (-1);
+		len = (size_t)w < sizeof line ? (size_t)w : sizeof line - 1;
+		if (len > n)
+			len = (size_t)n;
+		if (fwrite(line, 1, len, stdout) != len)
+			return (-1);
+		n -= len;
+	}
+	if (fflush(stdout) != 0)
+		return (-1);
+	now(t1);
+	return (0);
+}
+
 static void
 append(const char *path, const char *line)
 {
@@ -80,14 +167,17 @@ main(int argc, char **argv)
 	struct timespec		 start, t0, t1;
 	const char		*dir, *commit, *outputs;
 	char			 path[PATH_MAX], line[256], buf[32];
+	char			*end;
 	unsigned long long	 n = 0;
 	ssize_t			 got;
-	int			 fd;
+	int			 fd, lines;
 
 	now(&start);
-	if (argc == 3 && strcmp(argv[1], "-w") == 0) {
+	if (argc == 3 && (strcmp(argv[1], "-w") == 0 ||
+	    strcmp(argv[1], "-l") == 0)) {
 		n = strtoull(argv[2], NULL, 10);
-		if (write_bytes(n, &t0, &t1) != 0)
+		if ((argv[1][1] == 'l' ? write_lines(n, &t0, &t1) :
+		    write_bytes(n, &t0, &t1)) != 0)
 			return (1);
 		fprintf(stderr, "wrote %llu %lld.%09ld %lld.%09ld\n", n,
 		    (long long)t0.tv_sec, t0.tv_nsec, (long long)t1.tv_sec,
@@ -95,7 +185,7 @@ main(int argc, char **argv)
 		return (0);
 	}
 	if ((dir = getenv("CLOUDSPHERE_STATE_DIR")) == NULL) {
-		fprintf(stderr, "usage: stamp -w BYTES, or as a script provider\n");
+		fprintf(stderr, "usage: stamp -w|-l BYTES, or as a script provider\n");
 		return (2);
 	}
 	commit = getenv("CLOUDSPHERE_COMMIT");
@@ -109,8 +199,10 @@ main(int argc, char **argv)
 		got = read(fd, buf, sizeof buf - 1);
 		close(fd);
 		buf[got > 0 ? got : 0] = '\0';
-		n = strtoull(buf, NULL, 10);
-		if (write_bytes(n, &t0, &t1) != 0)
+		n = strtoull(buf, &end, 10);
+		lines = strncmp(end, " lines", 6) == 0;
+		if ((lines ? write_lines(n, &t0, &t1) :
+		    write_bytes(n, &t0, &t1)) != 0)
 			return (1);
 		snprintf(line, sizeof line, "wrote %llu %lld.%09ld %lld.%09ld\n",
 		    n, (long long)t0.tv_sec, t0.tv_nsec, (long long)t1.tv_sec,

@@ -1,8 +1,9 @@
 /*
  * Unit tests of process supervision, log capture and workspaces with real
  * processes and a real Git repository: output order, causes, a timeout
- * that kills a grandchild, cancellation, a provider writing fast, head and
- * tail capture, blueprint copies with modes and symlinks, safe removal.
+ * that kills a grandchild, cancellation, a provider writing fast, small
+ * writes read in batches, head and tail capture, blueprint copies with
+ * modes and symlinks, safe removal.
  */
 #include "config.h"
 
@@ -180,6 +181,38 @@ test_cancel_and_volume(void **state)
 	run_sh("head -c 67108864 /dev/zero", 0, &o, false);
 	assert_int_equal(o.bytes, 67108864);
 	assert_int_equal(o.exit_code, 0);
+	outcome_release(&o);
+}
+
+/*
+ * Small writes, which the loop reads in batches (proc.c, proc_batch):
+ * nothing lost, nothing reordered, the end still seen at once; and a
+ * writer with pauses between its lines, read as they come.
+ */
+static void
+test_small_writes(void **state)
+{
+	struct outcome	o;
+	struct buf	want;
+	int		i;
+
+	(void)state;
+	run_sh("dd if=/dev/zero bs=512 count=16384 2>/dev/null; echo end",
+	    0, &o, false);
+	assert_int_equal(o.bytes, 8388608 + 4);
+	assert_memory_equal(o.out.data + 8388608, "end\n", 4);
+	assert_int_equal(o.exit_code, 0);
+	outcome_release(&o);
+
+	run_sh("i=0; while [ $i -lt 40 ]; do echo out$i; echo err$i >&2;"
+	    " [ $((i % 8)) = 0 ] && sleep 0.05; i=$((i + 1)); done", 0, &o,
+	    false);
+	buf_init(&want, 1 << 20);
+	for (i = 0; i < 40; i++)
+		buf_printf(&want, "out%d\nerr%d\n", i, i);
+	assert_int_equal(o.out.len, want.len);
+	assert_memory_equal(o.out.data, want.data, want.len);
+	buf_release(&want);
 	outcome_release(&o);
 }
 
@@ -375,6 +408,7 @@ main(void)
 		cmocka_unit_test(test_timeout_kills_grandchild),
 		cmocka_unit_test(test_cancel_and_volume),
 		cmocka_unit_test(test_find_program),
+		cmocka_unit_test(test_small_writes),
 		cmocka_unit_test(test_logcap),
 		cmocka_unit_test(test_workspace),
 		cmocka_unit_test(test_workspace_link_outside),
