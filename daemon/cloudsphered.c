@@ -1,7 +1,8 @@
 /*
  * cloudsphered: the GitOps reconciliation daemon.  One libevent loop runs
  * the triggers, the engine, the providers' processes and the HTTP API;
- * each repository has a worker thread for fetching and loading.
+ * a small pool of worker threads (workers.h) fetches, loads and pushes
+ * the ledgers, each repository's jobs in its own lane, one at a time.
  *
  * Usage: cloudsphered [-dnv] [-c file]
  */
@@ -37,6 +38,7 @@
 #include "reporter.h"
 #include "store.h"
 #include "watch.h"
+#include "workers.h"
 #include "xmalloc.h"
 
 #define DEFAULT_CONFIG	SYSCONFDIR "/cloudsphere/cloudsphered.yaml"
@@ -46,6 +48,7 @@ struct daemon_repo {
 	struct daemon		*d;
 	char			*name;
 	int64_t			 store_id;
+	struct workers_lane	*lane;		/* its fetches and pushes */
 	struct watch		*watch;
 	struct engine_repo	*er;
 	struct ledger		*ledger;	/* NULL: ledger_branch "" */
@@ -63,6 +66,8 @@ struct daemon {
 	struct pulls		*pulls;
 	struct hooks		*hooks;
 	struct reporter		*reporter;
+	struct workers		*pool;
+	struct watch_hub	*hub;
 	struct daemon_repo	*repos;
 	size_t			 nrepos;
 	struct event		*sighup, *sigterm, *sigint, *watchdog;
@@ -569,6 +574,9 @@ main(int argc, char **argv)
 	d.engine = engine_new(d.base, d.store, &ec, key, sizeof key);
 	explicit_bzero(key, sizeof key);
 
+	if (workers_new(&d.pool, d.base, &cause) != 0)
+		fatalx("%s", cause);
+	watch_hub_new(&d.hub, d.base, d.pool);
 	d.pulls = pulls_new(d.base, d.store);
 	d.repos = xcalloc(d.conf->nrepos + 1, sizeof *d.repos);
 	for (i = 0; i < d.conf->nrepos; i++) {
@@ -581,7 +589,8 @@ main(int argc, char **argv)
 		if (store_repository_upsert(d.store, cr->name, cr->url,
 		    cr->branch, &r->store_id) != 0)
 			fatalx("%s: cannot record the repository", cr->name);
-		if (watch_new(&r->watch, d.base, cr, d.conf->state_dir,
+		r->lane = workers_lane_new(d.pool);
+		if (watch_new(&r->watch, d.hub, r->lane, cr, d.conf->state_dir,
 		    on_result, r, &cause) != 0)
 			fatalx("%s: %s", cr->name, cause);
 		r->er = engine_repo_add(d.engine, cr->name, r->store_id,
@@ -595,6 +604,7 @@ main(int argc, char **argv)
 				.mirror_dir = watch_mirror_dir(r->watch),
 				.auth = { cr->ssh_key, cr->token_file,
 				    cr->known_hosts },
+				.lane = r->lane,
 			};
 
 			if (ledger_new(&r->ledger, d.base, d.store, &lc,
@@ -683,10 +693,13 @@ main(int argc, char **argv)
 	for (i = 0; i < d.nrepos; i++) {
 		ledger_free(d.repos[i].ledger);
 		watch_free(d.repos[i].watch);
+		workers_lane_free(d.repos[i].lane);
 		free(d.repos[i].name);
 		free(d.repos[i].commit);
 	}
 	free(d.repos);
+	watch_hub_free(d.hub);
+	workers_free(d.pool);
 	store_close(d.store);
 	proc_shutdown();
 	event_free(d.sighup);
