@@ -501,7 +501,7 @@ ledger_work(void *arg)
 		pthread_mutex_lock(&l->mu);
 		if (l->stop || (l->cur == NULL && l->next == NULL)) {
 			pthread_mutex_unlock(&l->mu);
-			return;
+			break;
 		}
 		l->kicked = false;
 		if (l->cur == NULL)
@@ -543,6 +543,12 @@ ledger_work(void *arg)
 		if (!kicked)
 			return;
 	}
+	/*
+	 * All pushed: the mirror's handle (its caches, its remote) goes
+	 * until the next push, which may be days away; the tip stays known.
+	 */
+	mirror_free(l->mirror);
+	l->mirror = NULL;
 }
 
 /* Loop side. */

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include <git2.h>
+#include <git2/sys/repository.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -428,9 +429,10 @@ mirror_advertised(struct mirror *m, const char *spec)
 static bool
 mirror_unchanged(struct mirror *m, git_oid *tip)
 {
-	git_oid	 theirs, ours;
-	char	*path, *ref;
-	bool	 same;
+	git_config	*empty;
+	git_oid		 theirs, ours;
+	char		*path, *ref;
+	bool		 same;
 
 	if (m->local == NULL) {
 		if ((path = mirror_local_path(m->url)) == NULL)
@@ -443,6 +445,16 @@ mirror_unchanged(struct mirror *m, git_oid *tip)
 			return (false);
 		}
 		free(path);
+		/*
+		 * Only a ref is read here: the remote's configuration (its
+		 * file, the user's and the system's, kept parsed by every
+		 * open repository, a few KiB each) is not needed.
+		 */
+		if (git_config_new(&empty) == 0) {
+			(void)git_repository_set_config(m->local, empty);
+			git_config_free(empty);
+		}
+		git_error_clear();
 	}
 	ref = xasprintf("refs/heads/%s", m->branch);
 	same = git_reference_name_to_id(&theirs, m->local, ref) == 0 &&
