@@ -66,6 +66,7 @@ struct workers {
 	struct workers_slot	 slots[WORKERS_MAX];
 	size_t			 nthreads;
 	size_t			 nidle;
+	size_t			 nsignalled;	/* woken, not running yet */
 	bool			 stop;
 	int			 efd;
 	struct event		*wake_ev;
@@ -81,6 +82,21 @@ workers_now_ms(void)
 	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
+/*
+ * Under mu: work is ready.  One thread is woken at a time, and it wakes
+ * the next if work is left when it takes its own: polls come in bursts
+ * of small tasks, which one thread then runs in a row instead of every
+ * thread waking for each.
+ */
+static void
+workers_signal(struct workers *pool)
+{
+	if (pool->nidle > pool->nsignalled && pool->nsignalled == 0) {
+		pool->nsignalled++;
+		pthread_cond_signal(&pool->work);
+	}
+}
+
 /* Under mu: the task waits for a thread. */
 static void
 workers_enqueue(struct workers_task *t)
@@ -93,7 +109,7 @@ workers_enqueue(struct workers_task *t)
 	if (!lane->busy && !lane->ready) {
 		TAILQ_INSERT_TAIL(&pool->ready, lane, entry);
 		lane->ready = true;
-		pthread_cond_signal(&pool->work);
+		workers_signal(pool);
 	}
 }
 
@@ -120,10 +136,14 @@ workers_main(void *arg)
 				    &pool->mu, &ts) == ETIMEDOUT &&
 				    TAILQ_EMPTY(&pool->ready)) {
 					pool->nidle--;
+					if (pool->nsignalled > 0)
+						pool->nsignalled--;
 					goto out;
 				}
 			}
 			pool->nidle--;
+			if (pool->nsignalled > 0)
+				pool->nsignalled--;
 		}
 		if (pool->stop)
 			break;
@@ -136,6 +156,8 @@ workers_main(void *arg)
 		t->queued = false;
 		t->running = true;
 		slot->since = workers_now_ms();
+		if (!TAILQ_EMPTY(&pool->ready))
+			workers_signal(pool);
 		pthread_mutex_unlock(&pool->mu);
 
 		t->run(t->arg);

@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <sys/inotify.h>
+#include <sys/param.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
 
@@ -32,8 +33,12 @@
 #include "xmalloc.h"
 
 #define WATCH_FETCH_DEADLINE	300	/* seconds for one fetch */
-/* Polls due this close together share one wake-up of the loop. */
-#define WATCH_POLL_SLACK_MS	20
+/*
+ * Polls due this close together share one wake-up of the loop and of a
+ * worker (at most a twentieth of the interval early: the jitter is a
+ * tenth either way).
+ */
+#define WATCH_POLL_SLACK_MS	100
 
 /* One folder watched for one repository. */
 struct watch_wd {
@@ -601,8 +606,8 @@ watch_poll(evutil_socket_t fd, short events, void *arg)
 
 	(void)fd;
 	(void)events;
-	while (h->nheap > 0 &&
-	    h->heap[0]->next_poll <= now + WATCH_POLL_SLACK_MS) {
+	while (h->nheap > 0 && h->heap[0]->next_poll <= now +
+	    MIN(WATCH_POLL_SLACK_MS, h->heap[0]->poll_interval * 1000 / 20)) {
 		w = h->heap[0];
 		watch_heap_remove(h, w);
 		watch_sync(w, "poll");
