@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -551,6 +552,15 @@ main(int argc, char **argv)
 	d.conf_path = xstrdup(conf_path);
 
 	signal(SIGPIPE, SIG_IGN);
+#ifdef __GLIBC__
+	/*
+	 * One malloc arena for the loop and the few workers: allocations
+	 * are rare past the startup, and each arena keeps its own free
+	 * pages resident (RssAnon of the idle daemon, 100 repositories:
+	 * 8.5 -> 8.1 MiB).
+	 */
+	mallopt(M_ARENA_MAX, 1);
+#endif
 	if ((error = mkdir_state(d.conf->state_dir)) != 0)
 		fatalx("%s: %s", d.conf->state_dir, strerror(-error));
 	if (load_key(d.conf->state_dir, key, &cause) != 0)

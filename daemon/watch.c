@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,9 +328,12 @@ watch_run(void *arg)
 	struct watch_pull_job	*job;
 	git_oid			 tip;
 	char			*cause = NULL, *trigger;
+	bool			 loaded = false;
 
-	if (!w->opened)
+	if (!w->opened) {
 		watch_open(w);
+		loaded = true;
+	}
 	for (;;) {
 		pthread_mutex_lock(&w->mu);
 		if (w->stop || (!w->requested && TAILQ_EMPTY(&w->retired) &&
@@ -337,6 +341,8 @@ watch_run(void *arg)
 			pthread_mutex_unlock(&w->mu);
 			break;
 		}
+		loaded = loaded || !TAILQ_EMPTY(&w->retired) ||
+		    !TAILQ_EMPTY(&w->pulls);
 		trigger = NULL;
 		if (w->requested) {
 			w->requested = false;
@@ -367,13 +373,22 @@ watch_run(void *arg)
 			watch_post(w, NULL, NULL, trigger, cause);
 			free(cause);
 			cause = NULL;
-		} else if (!w->have_loaded || !git_oid_equal(&tip, &w->loaded))
+		} else if (!w->have_loaded || !git_oid_equal(&tip, &w->loaded)) {
 			watch_load(w, &tip, trigger);
-		else if (!w->quiet_ok)
+			loaded = true;
+		} else if (!w->quiet_ok)
 			watch_post(w, NULL, NULL, trigger, NULL);
 		/* else an idle poll: no wake-up of the loop for nothing */
 		free(trigger);
 	}
+#ifdef __GLIBC__
+	/*
+	 * A load (or models freed) leaves freed pages in the arena, which
+	 * glibc keeps resident: give them back (an idle poll has none).
+	 */
+	if (loaded)
+		malloc_trim(0);
+#endif
 }
 
 /* Loop: results from the worker. */
