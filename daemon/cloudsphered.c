@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <git2.h>
 #include <jansson.h>
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -584,6 +585,12 @@ main(int argc, char **argv)
 	d.engine = engine_new(d.base, d.store, &ec, key, sizeof key);
 	explicit_bzero(key, sizeof key);
 
+	/*
+	 * libgit2 stays initialised until the workers are joined: its state
+	 * of each thread is freed when the thread ends, if libgit2 is still
+	 * there (the last mirror_free would shut it down first).
+	 */
+	git_libgit2_init();
 	if (workers_new(&d.pool, d.base, &cause) != 0)
 		fatalx("%s", cause);
 	watch_hub_new(&d.hub, d.base, d.pool);
@@ -710,6 +717,7 @@ main(int argc, char **argv)
 	free(d.repos);
 	watch_hub_free(d.hub);
 	workers_free(d.pool);
+	git_libgit2_shutdown();
 	store_close(d.store);
 	proc_shutdown();
 	event_free(d.sighup);
