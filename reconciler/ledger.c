@@ -16,7 +16,6 @@
 #include <sys/queue.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +51,7 @@ struct ledger_batch {
 	size_t			 cap;
 };
 
-/* What the thread tells the loop. */
+/* What the task tells the loop. */
 struct ledger_result {
 	TAILQ_ENTRY(ledger_result) entry;
 	enum ledger_level	 level;
@@ -89,8 +88,8 @@ struct ledger {
 
 	/* Shared, under mu. */
 	pthread_mutex_t		 mu;
-	struct ledger_batch	*next;		/* for the thread */
-	size_t			 inflight;	/* entries in the thread's batch */
+	struct ledger_batch	*next;		/* for the task */
+	size_t			 inflight;	/* entries in the task's batch */
 	bool			 kicked;
 	bool			 stop;
 	TAILQ_HEAD(, ledger_result) results;
@@ -736,7 +735,7 @@ ledger_batch(evutil_socket_t fd, short events, void *arg)
 		    (long long)marks[i].deployment_id);
 		seq = table_gets(&l->handed, key);
 		if (seq != NULL && *seq == marks[i].seq)
-			continue;	/* with the thread already */
+			continue;	/* with the task already */
 		if (b->n >= room) {
 			more = room == LEDGER_BATCH_MAX;
 			break;
