@@ -1,7 +1,8 @@
 /*
  * cloudsphered: the GitOps reconciliation daemon.  One libevent loop runs
  * the triggers, the engine, the providers' processes and the HTTP API;
- * each repository has a worker thread for fetching and loading.
+ * a small pool of worker threads (workers.h) fetches, loads and pushes
+ * the ledgers, each repository's jobs in its own lane, one at a time.
  *
  * Usage: cloudsphered [-dnv] [-c file]
  */
@@ -13,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <git2.h>
 #include <jansson.h>
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -37,6 +40,7 @@
 #include "reporter.h"
 #include "store.h"
 #include "watch.h"
+#include "workers.h"
 #include "xmalloc.h"
 
 #define DEFAULT_CONFIG	SYSCONFDIR "/cloudsphere/cloudsphered.yaml"
@@ -46,6 +50,7 @@ struct daemon_repo {
 	struct daemon		*d;
 	char			*name;
 	int64_t			 store_id;
+	struct workers_lane	*lane;		/* its fetches and pushes */
 	struct watch		*watch;
 	struct engine_repo	*er;
 	struct ledger		*ledger;	/* NULL: ledger_branch "" */
@@ -63,6 +68,8 @@ struct daemon {
 	struct pulls		*pulls;
 	struct hooks		*hooks;
 	struct reporter		*reporter;
+	struct workers		*pool;
+	struct watch_hub	*hub;
 	struct daemon_repo	*repos;
 	size_t			 nrepos;
 	struct event		*sighup, *sigterm, *sigint, *watchdog;
@@ -546,6 +553,15 @@ main(int argc, char **argv)
 	d.conf_path = xstrdup(conf_path);
 
 	signal(SIGPIPE, SIG_IGN);
+#ifdef __GLIBC__
+	/*
+	 * One malloc arena for the loop and the few workers: allocations
+	 * are rare past the startup, and each arena keeps its own free
+	 * pages resident (RssAnon of the idle daemon, 100 repositories:
+	 * 8.5 -> 8.1 MiB).
+	 */
+	mallopt(M_ARENA_MAX, 1);
+#endif
 	if ((error = mkdir_state(d.conf->state_dir)) != 0)
 		fatalx("%s: %s", d.conf->state_dir, strerror(-error));
 	if (load_key(d.conf->state_dir, key, &cause) != 0)
@@ -569,6 +585,15 @@ main(int argc, char **argv)
 	d.engine = engine_new(d.base, d.store, &ec, key, sizeof key);
 	explicit_bzero(key, sizeof key);
 
+	/*
+	 * libgit2 stays initialised until the workers are joined: its state
+	 * of each thread is freed when the thread ends, if libgit2 is still
+	 * there (the last mirror_free would shut it down first).
+	 */
+	git_libgit2_init();
+	if (workers_new(&d.pool, d.base, &cause) != 0)
+		fatalx("%s", cause);
+	watch_hub_new(&d.hub, d.base, d.pool);
 	d.pulls = pulls_new(d.base, d.store);
 	d.repos = xcalloc(d.conf->nrepos + 1, sizeof *d.repos);
 	for (i = 0; i < d.conf->nrepos; i++) {
@@ -581,7 +606,8 @@ main(int argc, char **argv)
 		if (store_repository_upsert(d.store, cr->name, cr->url,
 		    cr->branch, &r->store_id) != 0)
 			fatalx("%s: cannot record the repository", cr->name);
-		if (watch_new(&r->watch, d.base, cr, d.conf->state_dir,
+		r->lane = workers_lane_new(d.pool);
+		if (watch_new(&r->watch, d.hub, r->lane, cr, d.conf->state_dir,
 		    on_result, r, &cause) != 0)
 			fatalx("%s: %s", cr->name, cause);
 		r->er = engine_repo_add(d.engine, cr->name, r->store_id,
@@ -595,6 +621,7 @@ main(int argc, char **argv)
 				.mirror_dir = watch_mirror_dir(r->watch),
 				.auth = { cr->ssh_key, cr->token_file,
 				    cr->known_hosts },
+				.lane = r->lane,
 			};
 
 			if (ledger_new(&r->ledger, d.base, d.store, &lc,
@@ -683,10 +710,14 @@ main(int argc, char **argv)
 	for (i = 0; i < d.nrepos; i++) {
 		ledger_free(d.repos[i].ledger);
 		watch_free(d.repos[i].watch);
+		workers_lane_free(d.repos[i].lane);
 		free(d.repos[i].name);
 		free(d.repos[i].commit);
 	}
 	free(d.repos);
+	watch_hub_free(d.hub);
+	workers_free(d.pool);
+	git_libgit2_shutdown();
 	store_close(d.store);
 	proc_shutdown();
 	event_free(d.sighup);

@@ -1,23 +1,27 @@
 /*
- * One config repository's triggers and its loader thread.
+ * One config repository's triggers and its loader task.
  *
- * The loop side owns the poll timer, the inotify watch and the pipe the
- * worker wakes it through; the worker side owns the mirror, the model
- * cache and every model it loaded (it frees the ones handed back).  They
- * share only the few fields under the mutex.
+ * The loop side owns the triggers; the task, run on the shared worker
+ * pool, owns the mirror, the model cache and every model it loaded (it
+ * frees the ones handed back).  They share only the few fields under the
+ * mutex.  The hub holds what all repositories share: one poll timer over
+ * a heap of due times, and one inotify instance (the kernel allows 128
+ * per user by default) whose watch descriptors map back to repositories.
  */
 #include "config.h"
 
 #include <sys/inotify.h>
+#include <sys/param.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "compat.h"
@@ -25,9 +29,37 @@
 #include "mirror.h"
 #include "source.h"
 #include "watch.h"
+#include "workers.h"
 #include "xmalloc.h"
 
 #define WATCH_FETCH_DEADLINE	300	/* seconds for one fetch */
+/*
+ * Polls due this close together share one wake-up of the loop and of a
+ * worker (at most a twentieth of the interval early: the jitter is a
+ * tenth either way).
+ */
+#define WATCH_POLL_SLACK_MS	100
+
+/* One folder watched for one repository. */
+struct watch_wd {
+	int		 wd;
+	struct watch	*w;
+	bool		 heads;		/* refs/heads/ or below; else the git dir */
+};
+
+struct watch_hub {
+	struct event_base	*base;
+	struct workers		*pool;
+	int			 inotify_fd;
+	struct event		*inotify_ev;
+	struct watch_wd		*wds;
+	size_t			 nwds;
+	size_t			 capwds;
+	struct event		*poll_ev;
+	struct watch		**heap;		/* by next_poll */
+	size_t			 nheap;
+	size_t			 capheap;
+};
 
 struct watch_result {
 	TAILQ_ENTRY(watch_result) entry;
@@ -55,7 +87,7 @@ struct watch_retired {
 
 struct watch {
 	/* Loop side. */
-	struct event_base	*base;
+	struct watch_hub	*hub;
 	char			*name;
 	char			*url;
 	char			*branch;
@@ -65,21 +97,17 @@ struct watch {
 	char			*known_hosts;
 	char			*mirror_dir;
 	long			 poll_interval;
-	struct event		*poll_ev;
-	struct event		*wake_ev;
-	int			 wake[2];
-	int			 inotify_fd;
-	int			 heads_wd;	/* refs/heads/ or below */
+	int64_t			 next_poll;	/* monotonic ms */
+	size_t			 heap_idx;	/* SIZE_MAX: not in the heap */
 	const char		*branch_leaf;	/* in branch */
-	struct event		*inotify_ev;
-	char			*watched_gitdir;
+	bool			 inotify_hit;
+	struct workers_task	*task;
 	watch_result_cb		 cb;
 	void			*arg;
 	char			*error;
 
 	/* Shared, under mu. */
 	pthread_mutex_t		 mu;
-	pthread_cond_t		 cond;
 	bool			 requested;
 	char			*req_trigger;
 	char			*last_commit;	/* to load first */
@@ -91,8 +119,9 @@ struct watch {
 	void			*pull_arg;
 
 	/* Worker side. */
-	pthread_t		 thread;
-	bool			 started;
+	bool			 started;	/* loop side */
+	bool			 opened;	/* the mirror, once */
+	bool			 broken;	/* it could not be opened */
 	struct mirror		*mirror;
 	struct model_cache	*cache;
 	struct model		*prev;
@@ -106,7 +135,6 @@ watch_post(struct watch *w, struct model *m, const char *commit,
     const char *trigger, const char *error)
 {
 	struct watch_result	*res = xcalloc(1, sizeof *res);
-	char			 c = 0;
 
 	res->m = m;
 	res->commit = commit != NULL ? xstrdup(commit) : NULL;
@@ -117,8 +145,7 @@ watch_post(struct watch *w, struct model *m, const char *commit,
 	pthread_mutex_lock(&w->mu);
 	TAILQ_INSERT_TAIL(&w->results, res, entry);
 	pthread_mutex_unlock(&w->mu);
-	while (write(w->wake[1], &c, 1) == -1 && errno == EINTR)
-		;
+	workers_task_wake(w->task);
 }
 
 static void
@@ -137,7 +164,6 @@ watch_post_pull(struct watch *w, int64_t pull, struct model *m,
     const char *head, const char *commit, const char *error)
 {
 	struct watch_result	*res = xcalloc(1, sizeof *res);
-	char			 c = 0;
 
 	res->m = m;
 	res->head = xstrdup(head);
@@ -148,8 +174,7 @@ watch_post_pull(struct watch *w, int64_t pull, struct model *m,
 	pthread_mutex_lock(&w->mu);
 	TAILQ_INSERT_TAIL(&w->results, res, entry);
 	pthread_mutex_unlock(&w->mu);
-	while (write(w->wake[1], &c, 1) == -1 && errno == EINTR)
-		;
+	workers_task_wake(w->task);
 }
 
 /* Worker: a pull request's head, fetched, checked and loaded. */
@@ -254,20 +279,22 @@ watch_free_retired(struct watch *w)
 	}
 }
 
-static void *
-watch_main(void *arg)
+/* Worker: open the mirror, and load the commit last reconciled. */
+static void
+watch_open(struct watch *w)
 {
-	struct watch		*w = arg;
 	struct mirror_auth	 auth = { w->ssh_key, w->token_file,
 	    w->known_hosts };
 	git_oid			 tip;
-	char			*cause = NULL, *trigger, *last;
+	char			*cause = NULL, *last;
 
+	w->opened = true;
 	if (mirror_open(&w->mirror, w->mirror_dir, w->url, w->branch, &auth,
 	    &cause) != 0) {
+		w->broken = true;
 		watch_post(w, NULL, NULL, "startup", cause);
 		free(cause);
-		return (NULL);
+		return;
 	}
 	w->cache = model_cache_new();
 
@@ -287,18 +314,34 @@ watch_main(void *arg)
 		}
 		free(last);
 	}
+}
 
+/*
+ * Worker: what was asked, until nothing is left (triggers that come
+ * meanwhile coalesce into the one fetch to come).
+ */
+static void
+watch_run(void *arg)
+{
+	struct watch		*w = arg;
+	struct watch_pull_job	*job;
+	git_oid			 tip;
+	char			*cause = NULL, *trigger;
+	bool			 loaded = false;
+
+	if (!w->opened) {
+		watch_open(w);
+		loaded = true;
+	}
 	for (;;) {
-		struct watch_pull_job	*job;
-
 		pthread_mutex_lock(&w->mu);
-		while (!w->stop && !w->requested && TAILQ_EMPTY(&w->retired) &&
-		    TAILQ_EMPTY(&w->pulls))
-			pthread_cond_wait(&w->cond, &w->mu);
-		if (w->stop) {
+		if (w->stop || (!w->requested && TAILQ_EMPTY(&w->retired) &&
+		    TAILQ_EMPTY(&w->pulls))) {
 			pthread_mutex_unlock(&w->mu);
 			break;
 		}
+		loaded = loaded || !TAILQ_EMPTY(&w->retired) ||
+		    !TAILQ_EMPTY(&w->pulls);
 		trigger = NULL;
 		if (w->requested) {
 			w->requested = false;
@@ -311,6 +354,12 @@ watch_main(void *arg)
 			TAILQ_REMOVE(&w->pulls, job, entry);
 		pthread_mutex_unlock(&w->mu);
 		watch_free_retired(w);
+		if (w->broken) {
+			/* A mirror that could not be opened does nothing. */
+			watch_pull_job_free(job);
+			free(trigger);
+			continue;
+		}
 		if (job != NULL) {
 			watch_pull_run(w, job);
 			watch_pull_job_free(job);
@@ -323,28 +372,31 @@ watch_main(void *arg)
 			watch_post(w, NULL, NULL, trigger, cause);
 			free(cause);
 			cause = NULL;
-		} else if (!w->have_loaded || !git_oid_equal(&tip, &w->loaded))
+		} else if (!w->have_loaded || !git_oid_equal(&tip, &w->loaded)) {
 			watch_load(w, &tip, trigger);
-		else if (!w->quiet_ok)
+			loaded = true;
+		} else if (!w->quiet_ok)
 			watch_post(w, NULL, NULL, trigger, NULL);
 		/* else an idle poll: no wake-up of the loop for nothing */
 		free(trigger);
 	}
-	watch_free_retired(w);
-	return (NULL);
+#ifdef __GLIBC__
+	/*
+	 * A load (or models freed) leaves freed pages in the arena, which
+	 * glibc keeps resident: give them back (an idle poll has none).
+	 */
+	if (loaded)
+		malloc_trim(0);
+#endif
 }
 
 /* Loop: results from the worker. */
 static void
-watch_wake(evutil_socket_t fd, short events, void *arg)
+watch_wake(void *arg)
 {
 	struct watch		*w = arg;
 	struct watch_result	*res;
-	char			 buf[256];
 
-	(void)events;
-	while (read(fd, buf, sizeof buf) > 0)
-		;
 	for (;;) {
 		pthread_mutex_lock(&w->mu);
 		res = TAILQ_FIRST(&w->results);
@@ -384,8 +436,9 @@ watch_sync(struct watch *w, const char *trigger)
 		free(w->req_trigger);
 		w->req_trigger = xstrdup(trigger);
 	}
-	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->mu);
+	if (w->started)
+		workers_task_kick(w->task);
 }
 
 void
@@ -413,8 +466,9 @@ watch_pull_queue(struct watch *w, int64_t pull, const char *url,
 		}
 	}
 	TAILQ_INSERT_TAIL(&w->pulls, j, entry);
-	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->mu);
+	if (w->started)
+		workers_task_kick(w->task);
 }
 
 void
@@ -439,34 +493,166 @@ watch_release_model(struct model *m, void *arg)
 	r->m = m;
 	pthread_mutex_lock(&w->mu);
 	TAILQ_INSERT_TAIL(&w->retired, r, entry);
-	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->mu);
+	workers_task_kick(w->task);
+}
+
+static int64_t
+watch_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* The hub's heap of polls, the first due on top. */
+static bool
+watch_heap_less(struct watch_hub *h, size_t a, size_t b)
+{
+	return (h->heap[a]->next_poll < h->heap[b]->next_poll);
 }
 
 static void
-watch_poll_arm(struct watch *w)
+watch_heap_swap(struct watch_hub *h, size_t a, size_t b)
+{
+	struct watch	*t = h->heap[a];
+
+	h->heap[a] = h->heap[b];
+	h->heap[b] = t;
+	h->heap[a]->heap_idx = a;
+	h->heap[b]->heap_idx = b;
+}
+
+static void
+watch_heap_up(struct watch_hub *h, size_t i)
+{
+	while (i > 0 && watch_heap_less(h, i, (i - 1) / 2)) {
+		watch_heap_swap(h, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void
+watch_heap_down(struct watch_hub *h, size_t i)
+{
+	size_t	c;
+
+	for (;;) {
+		c = 2 * i + 1;
+		if (c >= h->nheap)
+			break;
+		if (c + 1 < h->nheap && watch_heap_less(h, c + 1, c))
+			c++;
+		if (!watch_heap_less(h, c, i))
+			break;
+		watch_heap_swap(h, i, c);
+		i = c;
+	}
+}
+
+static void
+watch_heap_remove(struct watch_hub *h, struct watch *w)
+{
+	size_t	i = w->heap_idx;
+
+	if (i == SIZE_MAX)
+		return;
+	w->heap_idx = SIZE_MAX;
+	if (i != --h->nheap) {
+		h->heap[i] = h->heap[h->nheap];
+		h->heap[i]->heap_idx = i;
+		watch_heap_down(h, i);
+		watch_heap_up(h, i);
+	}
+}
+
+static void
+watch_heap_insert(struct watch_hub *h, struct watch *w)
+{
+	if (h->nheap == h->capheap) {
+		h->capheap = h->capheap == 0 ? 16 : h->capheap * 2;
+		h->heap = xreallocarray(h->heap, h->capheap, sizeof *h->heap);
+	}
+	h->heap[h->nheap] = w;
+	w->heap_idx = h->nheap++;
+	watch_heap_up(h, w->heap_idx);
+}
+
+/* The one timer, for the first poll due. */
+static void
+watch_hub_arm(struct watch_hub *h)
 {
 	struct timeval	tv;
-	long		ms = w->poll_interval * 1000;
+	int64_t		ms;
+
+	if (h->nheap == 0) {
+		evtimer_del(h->poll_ev);
+		return;
+	}
+	ms = h->heap[0]->next_poll - watch_now_ms();
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(h->poll_ev, &tv);
+}
+
+static void
+watch_poll_schedule(struct watch *w, int64_t now)
+{
+	long	ms = w->poll_interval * 1000;
 
 	if (w->poll_interval <= 0)
 		return;
 	/* Up to a tenth of jitter either way. */
 	ms += (long)arc4random_uniform((uint32_t)(ms / 5 + 1)) - ms / 10;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(w->poll_ev, &tv);
+	w->next_poll = now + ms;
+	watch_heap_insert(w->hub, w);
 }
 
 static void
 watch_poll(evutil_socket_t fd, short events, void *arg)
 {
-	struct watch	*w = arg;
+	struct watch_hub	*h = arg;
+	struct watch		*w;
+	int64_t			 now = watch_now_ms();
 
 	(void)fd;
 	(void)events;
-	watch_sync(w, "poll");
-	watch_poll_arm(w);
+	while (h->nheap > 0 && h->heap[0]->next_poll <= now +
+	    MIN(WATCH_POLL_SLACK_MS, h->heap[0]->poll_interval * 1000 / 20)) {
+		w = h->heap[0];
+		watch_heap_remove(h, w);
+		watch_sync(w, "poll");
+		watch_poll_schedule(w, now);
+	}
+	watch_hub_arm(h);
+}
+
+/* Forget the folders of w; a folder no other repository needs is let go. */
+static void
+watch_inotify_drop(struct watch_hub *h, struct watch *w, int gone_wd)
+{
+	size_t	i, j;
+	bool	shared;
+
+	for (i = 0; i < h->nwds; ) {
+		struct watch_wd x = h->wds[i];
+
+		if (w != NULL ? x.w != w : x.wd != gone_wd) {
+			i++;
+			continue;
+		}
+		h->wds[i] = h->wds[--h->nwds];
+		if (gone_wd != -1)
+			continue;	/* the kernel dropped it already */
+		shared = false;
+		for (j = 0; j < h->nwds && !shared; j++)
+			shared = h->wds[j].wd == x.wd;
+		if (!shared)
+			(void)inotify_rm_watch(h->inotify_fd, x.wd);
+	}
 }
 
 /*
@@ -479,32 +665,84 @@ watch_poll(evutil_socket_t fd, short events, void *arg)
 static void
 watch_inotify(evutil_socket_t fd, short events, void *arg)
 {
-	struct watch			*w = arg;
+	struct watch_hub		*h = arg;
 	char				 buf[16 * (sizeof(struct inotify_event) +
 					    NAME_MAX + 1)];
 	const struct inotify_event	*ev;
 	ssize_t				 n;
+	size_t				 i;
 	char				*p;
-	bool				 hit = false;
 
 	(void)events;
 	while ((n = read(fd, buf, sizeof buf)) > 0) {
 		for (p = buf; p < buf + n;
 		    p += sizeof *ev + ev->len) {
 			ev = (const struct inotify_event *)p;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				/* Events were lost: every repository looks. */
+				for (i = 0; i < h->nwds; i++)
+					h->wds[i].w->inotify_hit = true;
+				continue;
+			}
+			if (ev->mask & IN_IGNORED) {
+				watch_inotify_drop(h, NULL, ev->wd);
+				continue;
+			}
 			if (ev->len == 0)
 				continue;
 			if (strstr(ev->name, ".lock") != NULL)
 				continue;
-			if (ev->wd == w->heads_wd ?
-			    strcmp(ev->name, w->branch_leaf) != 0 :
-			    strcmp(ev->name, "packed-refs") != 0)
-				continue;
-			hit = true;
+			for (i = 0; i < h->nwds; i++) {
+				struct watch_wd *x = &h->wds[i];
+
+				if (x->wd != ev->wd)
+					continue;
+				if (x->heads ?
+				    strcmp(ev->name, x->w->branch_leaf) != 0 :
+				    strcmp(ev->name, "packed-refs") != 0)
+					continue;
+				x->w->inotify_hit = true;
+			}
 		}
 	}
-	if (hit)
-		watch_sync(w, "inotify");
+	for (i = 0; i < h->nwds; i++) {
+		if (h->wds[i].w->inotify_hit) {
+			h->wds[i].w->inotify_hit = false;
+			watch_sync(h->wds[i].w, "inotify");
+		}
+	}
+}
+
+static void
+watch_inotify_add(struct watch_hub *h, struct watch *w, const char *path,
+    uint32_t mask, bool heads)
+{
+	int	wd;
+
+	if (h->inotify_fd == -1) {
+		if ((h->inotify_fd = inotify_init1(IN_NONBLOCK |
+		    IN_CLOEXEC)) == -1) {
+			log_warn("%s: inotify", w->name);
+			return;
+		}
+		h->inotify_ev = event_new(h->base, h->inotify_fd,
+		    EV_READ | EV_PERSIST, watch_inotify, h);
+		event_add(h->inotify_ev, NULL);
+	}
+	/* Another repository may watch this folder too: masks add up. */
+	if ((wd = inotify_add_watch(h->inotify_fd, path,
+	    mask | IN_MASK_ADD)) == -1) {
+		log_warn("%s: cannot watch %s", w->name, path);
+		return;
+	}
+	if (h->nwds == h->capwds) {
+		h->capwds = h->capwds == 0 ? 16 : h->capwds * 2;
+		h->wds = xreallocarray(h->wds, h->capwds, sizeof *h->wds);
+	}
+	h->wds[h->nwds].wd = wd;
+	h->wds[h->nwds].w = w;
+	h->wds[h->nwds].heads = heads;
+	h->nwds++;
 }
 
 /* The folders of a local repository where a push changes refs. */
@@ -529,32 +767,50 @@ watch_inotify_setup(struct watch *w, const char *local)
 		heads = xasprintf("%s/refs/heads/%s", gitdir, sub);
 	}
 	free(sub);
-	w->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (w->inotify_fd == -1) {
-		log_warn("%s: inotify", w->name);
-		goto out;
-	}
-	if ((w->heads_wd = inotify_add_watch(w->inotify_fd, heads,
-	    IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE)) == -1)
-		log_warn("%s: cannot watch %s", w->name, heads);
+	watch_inotify_add(w->hub, w, heads, IN_MOVED_TO | IN_CLOSE_WRITE |
+	    IN_CREATE | IN_DELETE, true);
 	/* packed-refs is replaced by rename in the git folder. */
-	if (inotify_add_watch(w->inotify_fd, gitdir, IN_MOVED_TO |
-	    IN_CLOSE_WRITE) == -1)
-		log_warn("%s: cannot watch %s", w->name, gitdir);
-	w->inotify_ev = event_new(w->base, w->inotify_fd, EV_READ | EV_PERSIST,
-	    watch_inotify, w);
-	event_add(w->inotify_ev, NULL);
-	w->watched_gitdir = xstrdup(gitdir);
+	watch_inotify_add(w->hub, w, gitdir, IN_MOVED_TO | IN_CLOSE_WRITE,
+	    false);
 	log_debug("%s: watching %s with inotify", w->name, heads);
-out:
 	free(heads);
 	free(gitdir);
 }
 
 int
-watch_new(struct watch **out, struct event_base *base,
-    const struct config_repo *cr, const char *state_dir, watch_result_cb cb,
-    void *arg, char **cause)
+watch_hub_new(struct watch_hub **out, struct event_base *base,
+    struct workers *pool)
+{
+	struct watch_hub	*h = xcalloc(1, sizeof *h);
+
+	h->base = base;
+	h->pool = pool;
+	h->inotify_fd = -1;
+	h->poll_ev = evtimer_new(base, watch_poll, h);
+	*out = h;
+	return (0);
+}
+
+void
+watch_hub_free(struct watch_hub *h)
+{
+	if (h == NULL)
+		return;
+	if (h->poll_ev != NULL)
+		event_free(h->poll_ev);
+	if (h->inotify_ev != NULL)
+		event_free(h->inotify_ev);
+	if (h->inotify_fd != -1)
+		close(h->inotify_fd);
+	free(h->wds);
+	free(h->heap);
+	free(h);
+}
+
+int
+watch_new(struct watch **out, struct watch_hub *hub,
+    struct workers_lane *lane, const struct config_repo *cr,
+    const char *state_dir, watch_result_cb cb, void *arg, char **cause)
 {
 	struct watch	*w;
 	char		*repos;
@@ -562,7 +818,8 @@ watch_new(struct watch **out, struct event_base *base,
 	*out = NULL;
 	*cause = NULL;
 	w = xcalloc(1, sizeof *w);
-	w->base = base;
+	w->hub = hub;
+	w->heap_idx = SIZE_MAX;
 	w->name = xstrdup(cr->name);
 	w->url = xstrdup(cr->url);
 	w->branch = xstrdup(cr->branch);
@@ -575,9 +832,11 @@ watch_new(struct watch **out, struct event_base *base,
 	w->poll_interval = cr->poll_interval;
 	w->cb = cb;
 	w->arg = arg;
-	w->inotify_fd = -1;
-	w->heads_wd = -1;
-	w->wake[0] = w->wake[1] = -1;
+	pthread_mutex_init(&w->mu, NULL);
+	TAILQ_INIT(&w->results);
+	TAILQ_INIT(&w->retired);
+	TAILQ_INIT(&w->pulls);
+	w->task = workers_task_new(lane, watch_run, watch_wake, w);
 	repos = xasprintf("%s/repos", state_dir);
 	if (mkdir(repos, 0700) != 0 && errno != EEXIST) {
 		*cause = xasprintf("cannot create %s: %s", repos,
@@ -588,20 +847,6 @@ watch_new(struct watch **out, struct event_base *base,
 	}
 	w->mirror_dir = xasprintf("%s/%s.git", repos, cr->name);
 	free(repos);
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->cond, NULL);
-	TAILQ_INIT(&w->results);
-	TAILQ_INIT(&w->retired);
-	TAILQ_INIT(&w->pulls);
-	if (pipe2(w->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
-		*cause = xasprintf("pipe: %s", strerror(errno));
-		watch_free(w);
-		return (-errno);
-	}
-	w->wake_ev = event_new(base, w->wake[0], EV_READ | EV_PERSIST,
-	    watch_wake, w);
-	event_add(w->wake_ev, NULL);
-	w->poll_ev = evtimer_new(base, watch_poll, w);
 	*out = w;
 	return (0);
 }
@@ -614,15 +859,14 @@ watch_start(struct watch *w, const char *last_commit)
 	pthread_mutex_lock(&w->mu);
 	w->last_commit = last_commit != NULL ? xstrdup(last_commit) : NULL;
 	pthread_mutex_unlock(&w->mu);
-	if (pthread_create(&w->thread, NULL, watch_main, w) != 0)
-		fatal("pthread_create");
 	w->started = true;
 	if ((local = mirror_local_path(w->url)) != NULL) {
 		watch_inotify_setup(w, local);
 		free(local);
 	}
 	watch_sync(w, "startup");
-	watch_poll_arm(w);
+	watch_poll_schedule(w, watch_now_ms());
+	watch_hub_arm(w->hub);
 }
 
 const char *
@@ -651,13 +895,14 @@ watch_free(struct watch *w)
 
 	if (w == NULL)
 		return;
-	if (w->started) {
-		pthread_mutex_lock(&w->mu);
-		w->stop = true;
-		pthread_cond_signal(&w->cond);
-		pthread_mutex_unlock(&w->mu);
-		pthread_join(w->thread, NULL);
-	}
+	/* A fetch under way ends first (at its deadline at the latest). */
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_mutex_unlock(&w->mu);
+	workers_task_free(w->task);
+	watch_heap_remove(w->hub, w);
+	watch_inotify_drop(w->hub, w, -1);
+	watch_free_retired(w);
 	while ((job = TAILQ_FIRST(&w->pulls)) != NULL) {
 		TAILQ_REMOVE(&w->pulls, job, entry);
 		watch_pull_job_free(job);
@@ -675,22 +920,7 @@ watch_free(struct watch *w)
 	model_free(w->prev);
 	model_cache_free(w->cache);
 	mirror_free(w->mirror);
-	if (w->poll_ev != NULL)
-		event_free(w->poll_ev);
-	if (w->wake_ev != NULL)
-		event_free(w->wake_ev);
-	if (w->inotify_ev != NULL)
-		event_free(w->inotify_ev);
-	if (w->inotify_fd != -1)
-		close(w->inotify_fd);
-	if (w->wake[0] != -1)
-		close(w->wake[0]);
-	if (w->wake[1] != -1)
-		close(w->wake[1]);
-	if (w->started || w->wake[0] != -1) {
-		pthread_mutex_destroy(&w->mu);
-		pthread_cond_destroy(&w->cond);
-	}
+	pthread_mutex_destroy(&w->mu);
 	free(w->name);
 	free(w->url);
 	free(w->branch);
@@ -699,7 +929,6 @@ watch_free(struct watch *w)
 	free(w->token_file);
 	free(w->known_hosts);
 	free(w->mirror_dir);
-	free(w->watched_gitdir);
 	free(w->req_trigger);
 	free(w->last_commit);
 	free(w->error);

@@ -1,12 +1,14 @@
 /*
  * Watching one config repository: its triggers (a poll timer with jitter,
  * inotify on a repository of this machine, explicit syncs from the API or
- * a webhook) and the worker thread that fetches and loads the desired
- * state, so that neither the network nor a big load stalls the event loop.
+ * a webhook) and the task, run on the shared worker pool (workers.h), that
+ * fetches and loads the desired state, so that neither the network nor a
+ * big load stalls the event loop.  What all repositories share (one poll
+ * timer, one inotify instance) is in a hub.
  *
  * Triggers coalesce: while a fetch is under way, any number of new
  * triggers make exactly one more fetch after it, and the newest commit
- * wins.  Models are loaded and freed in the worker thread only; the loop
+ * wins.  Models are loaded and freed in the task only; the loop
  * hands each one back with watch_release_model when done with it.
  */
 #ifndef WATCH_H
@@ -19,8 +21,15 @@
 
 #include "conf.h"
 #include "model.h"
+#include "workers.h"
 
 struct watch;
+struct watch_hub;
+
+int	 watch_hub_new(struct watch_hub **out, struct event_base *,
+	    struct workers *);
+/* After every watch_free. */
+void	 watch_hub_free(struct watch_hub *);
 
 /*
  * A new model (or an error) for the repository: called on the loop.  The
@@ -29,9 +38,10 @@ struct watch;
 typedef void (*watch_result_cb)(struct watch *, struct model *,
     const char *commit, const char *trigger, const char *error, void *arg);
 
-int	 watch_new(struct watch **out, struct event_base *,
-	    const struct config_repo *, const char *state_dir,
-	    watch_result_cb, void *arg, char **cause);
+/* The repository's tasks run in lane, one at a time. */
+int	 watch_new(struct watch **out, struct watch_hub *,
+	    struct workers_lane *, const struct config_repo *,
+	    const char *state_dir, watch_result_cb, void *arg, char **cause);
 /*
  * Start: load the commit last reconciled (if known, posted with the trigger
  * "last") so that removals can be seen, then fetch.
@@ -40,7 +50,7 @@ void	 watch_start(struct watch *, const char *last_commit);
 void	 watch_sync(struct watch *, const char *trigger);
 void	 watch_release_model(struct model *, void *watch);
 /*
- * Pull requests: the worker fetches a pull request's head (the forge's
+ * Pull requests: the task fetches a pull request's head (the forge's
  * ref src, from url, or from the repository's URL when url is NULL) into
  * the mirror's private ref refs/cloudsphere/pulls/<pull>, checks that it
  * is commit head (hex: 40 digits, or at least 7 for the forges that

@@ -1,20 +1,21 @@
 /*
  * The ledger of one repository: marks in the store, batches rendered on
- * the loop, and the thread that commits and pushes them.
+ * the loop, and the task that commits and pushes them, run on the shared
+ * worker pool in the repository's lane (so never at the same time as its
+ * fetch, which shares the mirror folder).
  *
- * The loop side owns the store, the batch timer and the table of marks
- * already handed to the thread; the thread owns its mirror (the daemon's
- * bare repository of this config repository, opened for itself) and the
- * batch it is pushing.  They share only the fields under the mutex: the
- * batch waiting for the thread, the results waiting for the loop, the
- * counters.
+ * The loop side owns the store, the batch and retry timers and the table
+ * of marks already handed to the task; the task owns its mirror (the
+ * daemon's bare repository of this config repository, opened for itself)
+ * and the batch it is pushing.  They share only the fields under the
+ * mutex: the batch waiting for the task, the results waiting for the
+ * loop, the counters.
  */
 #include "config.h"
 
 #include <sys/queue.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #include "compat.h"
 #include "ledger.h"
 #include "table.h"
+#include "workers.h"
 #include "xmalloc.h"
 
 /* One deployment's files and line in a batch. */
@@ -49,13 +51,14 @@ struct ledger_batch {
 	size_t			 cap;
 };
 
-/* What the thread tells the loop. */
+/* What the task tells the loop. */
 struct ledger_result {
 	TAILQ_ENTRY(ledger_result) entry;
 	enum ledger_level	 level;
 	char			*message;	/* or NULL */
 	int64_t			*done;		/* deployment id, seq pairs */
 	size_t			 ndone;
+	int64_t			 retry_ms;	/* try again then; -1: not */
 };
 
 struct ledger {
@@ -75,26 +78,27 @@ struct ledger {
 	struct event		*batch_ev;
 	bool			 batch_armed;
 	int64_t			 batch_first;	/* its first mark, monotonic ms */
-	struct event		*wake_ev;
-	int			 wake[2];
+	struct event		*retry_ev;
+	bool			 retrying;	/* retry_ev is set */
+	bool			 started;
+	struct workers_task	*task;
 	struct table		 handed;	/* deployment id -> int64_t seq */
 	void			(*flush_cb)(void *);
 	void			*flush_arg;
 
 	/* Shared, under mu. */
 	pthread_mutex_t		 mu;
-	pthread_cond_t		 cond;
-	struct ledger_batch	*next;		/* for the thread */
-	size_t			 inflight;	/* entries in the thread's batch */
+	struct ledger_batch	*next;		/* for the task */
+	size_t			 inflight;	/* entries in the task's batch */
 	bool			 kicked;
 	bool			 stop;
 	TAILQ_HEAD(, ledger_result) results;
 	struct ledger_stats	 stats;
 	char			*error;		/* of the last attempt, or NULL */
 
-	/* Thread side. */
-	pthread_t		 thread;
-	bool			 started;
+	/* Task side. */
+	struct ledger_batch	*cur;		/* being pushed, or to retry */
+	int			 moved;		/* rebuilds on a new tip in a row */
 	struct mirror		*mirror;
 	git_oid			 tip;		/* of the remote ledger branch */
 	bool			 have_tip;	/* tip known (zero: no branch) */
@@ -176,7 +180,7 @@ ledger_batch_merge(struct ledger_batch *to, struct ledger_batch *from)
 	ledger_batch_free(from);
 }
 
-/* Thread side. */
+/* Task side. */
 
 static void
 ledger_post(struct ledger *l, enum ledger_level level, char *message,
@@ -184,10 +188,10 @@ ledger_post(struct ledger *l, enum ledger_level level, char *message,
 {
 	struct ledger_result	*res = xcalloc(1, sizeof *res);
 	size_t			 i;
-	char			 c = 0;
 
 	res->level = level;
 	res->message = message;
+	res->retry_ms = -1;
 	if (done != NULL && done->n > 0) {
 		res->done = xreallocarray(NULL, done->n, 2 * sizeof *res->done);
 		for (i = 0; i < done->n; i++) {
@@ -199,8 +203,7 @@ ledger_post(struct ledger *l, enum ledger_level level, char *message,
 	pthread_mutex_lock(&l->mu);
 	TAILQ_INSERT_TAIL(&l->results, res, entry);
 	pthread_mutex_unlock(&l->mu);
-	while (write(l->wake[1], &c, 1) == -1 && errno == EINTR)
-		;
+	workers_task_wake(l->task);
 }
 
 static char *
@@ -454,15 +457,22 @@ ledger_done(struct ledger *l, struct ledger_batch *cur, const git_oid *c)
 	pthread_mutex_unlock(&l->mu);
 }
 
+/* wait: when the loop kicks the task again; -1: it runs again now. */
 static void
-ledger_failed(struct ledger *l, char *cause, int64_t wait)
+ledger_failed(struct ledger *l, char *cause, int64_t wait, int64_t retry)
 {
-	bool	same = l->last_error != NULL && strcmp(l->last_error,
-	    cause) == 0;
+	struct ledger_result	*res = xcalloc(1, sizeof *res);
+	bool			 same = l->last_error != NULL &&
+				    strcmp(l->last_error, cause) == 0;
 
-	ledger_post(l, same ? LEDGER_DEBUG : LEDGER_WARN,
-	    xasprintf("ledger %s: %s (retry in %llds)", l->branch, cause,
-	    (long long)((wait + 999) / 1000)), NULL);
+	res->level = same ? LEDGER_DEBUG : LEDGER_WARN;
+	res->message = xasprintf("ledger %s: %s (retry in %llds)", l->branch,
+	    cause, (long long)((wait + 999) / 1000));
+	res->retry_ms = retry;
+	pthread_mutex_lock(&l->mu);
+	TAILQ_INSERT_TAIL(&l->results, res, entry);
+	pthread_mutex_unlock(&l->mu);
+	workers_task_wake(l->task);
 	free(l->last_error);
 	l->last_error = cause;
 	pthread_mutex_lock(&l->mu);
@@ -471,90 +481,90 @@ ledger_failed(struct ledger *l, char *cause, int64_t wait)
 	pthread_mutex_unlock(&l->mu);
 }
 
-static void *
-ledger_main(void *arg)
+/*
+ * The task: push what is handed (with what waited to be retried), until
+ * nothing is left or an attempt fails; then the loop kicks it again after
+ * the backoff, or at once when ledger_kick says the remote answers.
+ */
+static void
+ledger_work(void *arg)
 {
 	struct ledger		*l = arg;
-	struct ledger_batch	*cur = NULL;
-	struct timespec		 ts;
 	git_oid			 pushed;
-	int64_t			 retry_at = 0, wait;
+	int64_t			 wait;
 	char			*cause;
-	int			 error, moved = 0;
+	int			 error;
+	bool			 kicked;
 
 	for (;;) {
 		pthread_mutex_lock(&l->mu);
-		for (;;) {
-			if (l->stop)
-				break;
-			if (cur == NULL && l->next != NULL)
-				break;
-			if (cur != NULL && (l->kicked ||
-			    ledger_now_ms() >= retry_at))
-				break;
-			if (cur == NULL)
-				pthread_cond_wait(&l->cond, &l->mu);
-			else {
-				clock_gettime(CLOCK_MONOTONIC, &ts);
-				wait = retry_at - ledger_now_ms();
-				ts.tv_sec += wait / 1000;
-				ts.tv_nsec += (wait % 1000) * 1000000;
-				if (ts.tv_nsec >= 1000000000) {
-					ts.tv_sec++;
-					ts.tv_nsec -= 1000000000;
-				}
-				pthread_cond_timedwait(&l->cond, &l->mu, &ts);
-			}
-		}
-		if (l->stop) {
+		if (l->stop || (l->cur == NULL && l->next == NULL)) {
 			pthread_mutex_unlock(&l->mu);
 			break;
 		}
 		l->kicked = false;
-		if (cur == NULL)
-			cur = l->next;
+		if (l->cur == NULL)
+			l->cur = l->next;
 		else
-			ledger_batch_merge(cur, l->next);
+			ledger_batch_merge(l->cur, l->next);
 		l->next = NULL;
-		l->inflight = cur->n;
+		l->inflight = l->cur->n;
 		pthread_mutex_unlock(&l->mu);
 
-		error = ledger_attempt(l, cur, &pushed, &cause);
+		error = ledger_attempt(l, l->cur, &pushed, &cause);
 		if (error == 0) {
 			pthread_mutex_lock(&l->mu);
 			l->inflight = 0;
 			pthread_mutex_unlock(&l->mu);
-			ledger_done(l, cur, &pushed);
-			ledger_batch_free(cur);
-			cur = NULL;
-			moved = 0;
+			ledger_done(l, l->cur, &pushed);
+			ledger_batch_free(l->cur);
+			l->cur = NULL;
+			l->moved = 0;
 			continue;
 		}
 		pthread_mutex_lock(&l->mu);
 		l->stats.push_failures++;
+		kicked = l->kicked;
 		pthread_mutex_unlock(&l->mu);
-		if (error == -EAGAIN && ++moved <= 5) {
+		if (error == -EAGAIN && ++l->moved <= 5) {
 			/* Someone else pushed: on their tip, at once. */
 			ledger_post(l, LEDGER_INFO, xasprintf("ledger %s: %s;"
 			    " rebuilding on the new tip", l->branch, cause),
 			    NULL);
 			free(cause);
-			retry_at = 0;
 			continue;
 		}
-		moved = 0;
+		l->moved = 0;
 		l->failures++;
 		wait = ledger_backoff_ms(l->failures);
-		retry_at = ledger_now_ms() + wait;
-		ledger_failed(l, cause, wait);
+		/* The remote answered meanwhile: again at once. */
+		ledger_failed(l, cause, wait, kicked ? -1 : wait);
+		if (!kicked)
+			return;
 	}
-	ledger_batch_free(cur);
-	return (NULL);
+	/*
+	 * All pushed: the mirror's handle (its caches, its remote) goes
+	 * until the next push, which may be days away; the tip stays known.
+	 */
+	mirror_free(l->mirror);
+	l->mirror = NULL;
 }
 
 /* Loop side. */
 
 static void	ledger_arm(struct ledger *, long);
+
+/* The backoff is over: the batch that failed goes again. */
+static void
+ledger_retry(evutil_socket_t fd, short events, void *arg)
+{
+	struct ledger	*l = arg;
+
+	(void)fd;
+	(void)events;
+	l->retrying = false;
+	workers_task_kick(l->task);
+}
 
 /* A flush asked for is over once no mark is left. */
 static void
@@ -571,16 +581,13 @@ ledger_flush_check(struct ledger *l)
 }
 
 static void
-ledger_wake(evutil_socket_t fd, short events, void *arg)
+ledger_wake(void *arg)
 {
 	struct ledger		*l = arg;
 	struct ledger_result	*res;
-	char			 buf[256], key[32];
+	char			 key[32];
 	size_t			 i;
 
-	(void)events;
-	while (read(fd, buf, sizeof buf) > 0)
-		;
 	for (;;) {
 		pthread_mutex_lock(&l->mu);
 		res = TAILQ_FIRST(&l->results);
@@ -609,6 +616,13 @@ ledger_wake(evutil_socket_t fd, short events, void *arg)
 		}
 		if (res->ndone > 0)
 			ledger_arm(l, 0);	/* what waited for room */
+		if (res->retry_ms >= 0) {
+			struct timeval tv = { (time_t)(res->retry_ms / 1000),
+			    (suseconds_t)(res->retry_ms % 1000) * 1000 };
+
+			l->retrying = true;
+			evtimer_add(l->retry_ev, &tv);
+		}
 		if (res->message != NULL && l->log_cb != NULL)
 			l->log_cb(res->level, l->repository, res->message,
 			    l->log_arg);
@@ -721,7 +735,7 @@ ledger_batch(evutil_socket_t fd, short events, void *arg)
 		    (long long)marks[i].deployment_id);
 		seq = table_gets(&l->handed, key);
 		if (seq != NULL && *seq == marks[i].seq)
-			continue;	/* with the thread already */
+			continue;	/* with the task already */
 		if (b->n >= room) {
 			more = room == LEDGER_BATCH_MAX;
 			break;
@@ -751,8 +765,10 @@ ledger_batch(evutil_socket_t fd, short events, void *arg)
 		l->next = b;
 	else
 		ledger_batch_merge(l->next, b);
-	pthread_cond_signal(&l->cond);
 	pthread_mutex_unlock(&l->mu);
+	/* A batch waiting for its retry takes this one along then. */
+	if (l->started && !l->retrying)
+		workers_task_kick(l->task);
 	if (more)
 		ledger_arm(l, LEDGER_BATCH_MS);
 }
@@ -782,27 +798,12 @@ ledger_new(struct ledger **out, struct event_base *base, struct store *store,
 		l->known_hosts = xstrdup(lc->auth.known_hosts);
 	l->log_cb = cb;
 	l->log_arg = arg;
-	l->wake[0] = l->wake[1] = -1;
 	table_init(&l->handed);
 	TAILQ_INIT(&l->results);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&l->cond, &ca);
-		pthread_condattr_destroy(&ca);
-	}
 	pthread_mutex_init(&l->mu, NULL);
-	if (pipe2(l->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
-		*cause = xasprintf("pipe: %s", strerror(errno));
-		ledger_free(l);
-		return (-EMFILE);
-	}
-	l->wake_ev = event_new(base, l->wake[0], EV_READ | EV_PERSIST,
-	    ledger_wake, l);
-	event_add(l->wake_ev, NULL);
+	l->task = workers_task_new(lc->lane, ledger_work, ledger_wake, l);
 	l->batch_ev = evtimer_new(base, ledger_batch, l);
+	l->retry_ev = evtimer_new(base, ledger_retry, l);
 	*out = l;
 	return (0);
 }
@@ -812,12 +813,6 @@ ledger_start(struct ledger *l)
 {
 	size_t	n = 0;
 
-	if (pthread_create(&l->thread, NULL, ledger_main, l) != 0) {
-		if (l->log_cb != NULL)
-			l->log_cb(LEDGER_WARN, l->repository,
-			    "ledger: cannot start its thread", l->log_arg);
-		return;
-	}
 	l->started = true;
 	/* Marks from before a restart: what was not pushed then. */
 	if (store_ledger_count(l->store, l->repository_id, &n) == 0 && n > 0)
@@ -888,8 +883,13 @@ ledger_kick(struct ledger *l)
 		return;
 	pthread_mutex_lock(&l->mu);
 	l->kicked = true;
-	pthread_cond_signal(&l->cond);
 	pthread_mutex_unlock(&l->mu);
+	if (l->retrying) {
+		evtimer_del(l->retry_ev);
+		l->retrying = false;
+		if (l->started)
+			workers_task_kick(l->task);
+	}
 }
 
 void
@@ -967,13 +967,11 @@ ledger_free(struct ledger *l)
 
 	if (l == NULL)
 		return;
-	if (l->started) {
-		pthread_mutex_lock(&l->mu);
-		l->stop = true;
-		pthread_cond_signal(&l->cond);
-		pthread_mutex_unlock(&l->mu);
-		pthread_join(l->thread, NULL);
-	}
+	/* A push under way ends first (at its deadline at the latest). */
+	pthread_mutex_lock(&l->mu);
+	l->stop = true;
+	pthread_mutex_unlock(&l->mu);
+	workers_task_free(l->task);
 	while ((res = TAILQ_FIRST(&l->results)) != NULL) {
 		TAILQ_REMOVE(&l->results, res, entry);
 		free(res->message);
@@ -981,17 +979,13 @@ ledger_free(struct ledger *l)
 		free(res);
 	}
 	ledger_batch_free(l->next);
+	ledger_batch_free(l->cur);
 	mirror_free(l->mirror);
 	if (l->batch_ev != NULL)
 		event_free(l->batch_ev);
-	if (l->wake_ev != NULL)
-		event_free(l->wake_ev);
-	if (l->wake[0] != -1)
-		close(l->wake[0]);
-	if (l->wake[1] != -1)
-		close(l->wake[1]);
+	if (l->retry_ev != NULL)
+		event_free(l->retry_ev);
 	pthread_mutex_destroy(&l->mu);
-	pthread_cond_destroy(&l->cond);
 	for (i = 0; table_next(&l->handed, &i, &key, &value); )
 		free(value);
 	table_release(&l->handed);

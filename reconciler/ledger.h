@@ -9,8 +9,8 @@
  * in the transaction of the change they report; the ledger renders the
  * marked deployments on the event loop, a little after the first mark so
  * that runs that end together share one commit, and hands the files to
- * its own thread, which builds the commit on the remote ledger tip in the
- * daemon's mirror and pushes it: rebuilt on the new tip when someone else
+ * its task on the worker pool, which builds the commit on the remote
+ * ledger tip in the daemon's mirror and pushes it: rebuilt on the new tip when someone else
  * pushed, retried with capped, jittered backoff when the remote cannot be
  * reached.  A mark is cleared once its files are pushed, so a restart
  * pushes whatever was not.
@@ -26,6 +26,7 @@
 #include "engine.h"
 #include "mirror.h"
 #include "store.h"
+#include "workers.h"
 
 /* The last run's log in the ledger: head and tail kept past this. */
 #define LEDGER_LOG_MAX		(256 * 1024)
@@ -51,6 +52,8 @@ struct ledger_config {
 	const char		*branch;	/* the ledger branch */
 	const char		*mirror_dir;
 	struct mirror_auth	 auth;
+	/* The repository's lane: never at the same time as its fetch. */
+	struct workers_lane	*lane;
 };
 
 enum ledger_level { LEDGER_DEBUG, LEDGER_INFO, LEDGER_WARN };
@@ -70,7 +73,7 @@ struct ledger;
 int	 ledger_new(struct ledger **out, struct event_base *, struct store *,
 	    const struct ledger_config *, ledger_log_cb, void *arg,
 	    char **cause);
-/* Starts the thread; marks left from before a restart go out at once. */
+/* Starts pushing; marks left from before a restart go out at once. */
 void	 ledger_start(struct ledger *);
 /*
  * The engine's run hook: a final run marks its deployment (inside the

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include <git2.h>
+#include <git2/sys/repository.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -268,20 +269,32 @@ mirror_known_host(const char *file, const char *host, int port,
 	return (error);
 }
 
-/* The port of an ssh:// URL (22 for scp-like ones). */
-static int
-url_ssh_port(const char *url)
+/*
+ * The port of an ssh:// URL (22 for scp-like ones, and when the URL names
+ * none); -EINVAL when it is not a number from 1 to 65535.
+ */
+int
+mirror_ssh_port(const char *url)
 {
 	const char	*p, *colon, *slash;
+	char		*end;
+	long		 port;
 
 	if (strncmp(url, "ssh://", 6) != 0)
 		return (22);
 	p = url + 6;
 	if ((slash = strchr(p, '/')) == NULL)
 		slash = p + strlen(p);
-	if ((colon = memchr(p, ':', (size_t)(slash - p))) == NULL)
+	if ((colon = memchr(p, ':', (size_t)(slash - p))) == NULL ||
+	    colon + 1 == slash)
 		return (22);
-	return (atoi(colon + 1));
+	if (colon[1] < '0' || colon[1] > '9')
+		return (-EINVAL);
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno != 0 || end != slash || port < 1 || port > 65535)
+		return (-EINVAL);
+	return ((int)port);
 }
 
 /* libgit2's certificate check: SSH host keys against known_hosts. */
@@ -302,7 +315,11 @@ mirror_certificate(git_cert *cert, int valid, const char *host, void *arg)
 		m->host_error = xasprintf("no host key from %s", host);
 		return (GIT_ECERTIFICATE);
 	}
-	port = url_ssh_port(m->url);
+	if ((port = mirror_ssh_port(m->url)) < 0) {
+		free(m->host_error);
+		m->host_error = xasprintf("no valid port in %s", m->url);
+		return (GIT_ECERTIFICATE);
+	}
 	if (m->known_hosts != NULL)
 		files[n++] = m->known_hosts;
 	else {
@@ -412,9 +429,10 @@ mirror_advertised(struct mirror *m, const char *spec)
 static bool
 mirror_unchanged(struct mirror *m, git_oid *tip)
 {
-	git_oid	 theirs, ours;
-	char	*path, *ref;
-	bool	 same;
+	git_config	*empty;
+	git_oid		 theirs, ours;
+	char		*path, *ref;
+	bool		 same;
 
 	if (m->local == NULL) {
 		if ((path = mirror_local_path(m->url)) == NULL)
@@ -427,6 +445,16 @@ mirror_unchanged(struct mirror *m, git_oid *tip)
 			return (false);
 		}
 		free(path);
+		/*
+		 * Only a ref is read here: the remote's configuration (its
+		 * file, the user's and the system's, kept parsed by every
+		 * open repository, a few KiB each) is not needed.
+		 */
+		if (git_config_new(&empty) == 0) {
+			(void)git_repository_set_config(m->local, empty);
+			git_config_free(empty);
+		}
+		git_error_clear();
 	}
 	ref = xasprintf("refs/heads/%s", m->branch);
 	same = git_reference_name_to_id(&theirs, m->local, ref) == 0 &&

@@ -58,6 +58,12 @@ git_repository *mirror_repository(struct mirror *);
 const char *mirror_path(const struct mirror *);
 void	 mirror_free(struct mirror *);
 
+/*
+ * The port of an ssh:// URL: 22 for scp-like ones and when it names none;
+ * -EINVAL when it is not a number from 1 to 65535.
+ */
+int	 mirror_ssh_port(const char *url);
+
 /* A URL that names a folder on this machine: its path, else NULL. */
 char	*mirror_local_path(const char *url);
 

@@ -714,16 +714,31 @@ def bench_scale(tmp):
 # ---------------------------------------------------------------------------
 # 4. Footprint
 
-def bench_footprint(tmp):
-    nrepos = size(100, 100, 5)
-    secs = size(60, 20, 3)
-    base = Repo(tmp, "fp-base")
+def proc_rollup(pid):
+    """The lines of /proc/PID/smaps_rollup (Rss, Pss, Pss_Anon, Pss_File...),
+    in bytes; empty where the kernel has no such file."""
+    out = {}
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                v = line.split()
+                if len(v) == 3 and v[2] == "kB":
+                    out[v[0].rstrip(":")] = int(v[1]) * 1024
+    except OSError:
+        pass
+    return out
+
+
+def footprint_idle(tmp, nrepos, secs):
+    """A daemon of nrepos repositories polled every second, idle for secs
+    once every deployment is ready: its memory and CPU."""
+    base = Repo(tmp, "fp-base-%d" % nrepos)
     repos = []
     for i in range(nrepos):
-        b = os.path.join(tmp, "fp/r%03d.git" % i)
+        b = os.path.join(tmp, "fp-%d/r%03d.git" % (nrepos, i))
         git("clone", "-q", "--bare", base.bare, b)
         repos.append({"name": "r%03d" % i, "url": b, "poll": "1s"})
-    dtmp = os.path.join(tmp, "d-fp")
+    dtmp = os.path.join(tmp, "d-fp-%d" % nrepos)
     os.makedirs(dtmp)
     d = Daemon(dtmp, repos).start()
     try:
@@ -742,16 +757,27 @@ def bench_footprint(tmp):
             time.sleep(1)
         c1, t1 = proc_cpu(d.pid), time.monotonic()
         st = proc_status(d.pid)
-        vmrss, vmhwm = st["VmRSS"], st["VmHWM"]
+        roll = proc_rollup(d.pid)
         threads = len(os.listdir("/proc/%d/task" % d.pid))
     finally:
         d.stop()
-    cpu = 100 * (c1 - c0) / (t1 - t0)
+    return {"repositories": nrepos, "seconds": t1 - t0, "cpu_s": c1 - c0,
+            "cpu_pct": 100 * (c1 - c0) / (t1 - t0), "status": st, "rollup": roll,
+            "rss_samples": rss, "rss_max": max(rss), "threads": threads}
+
+
+def bench_footprint(tmp):
+    nrepos = size(100, 100, 5)
+    secs = size(60, 20, 3)
+    one = footprint_idle(tmp, 1, size(20, 10, 3))
+    fp = footprint_idle(tmp, nrepos, secs)
+    repos = [os.path.join(tmp, "fp-%d/r000.git" % nrepos)]
+    st, roll, threads, cpu = fp["status"], fp["rollup"], fp["threads"], fp["cpu_pct"]
     # Reference: the git command doing the same polls, one fetch of each
     # repository a second (CPU from a sample of fetches), and the memory
     # one such fetch needs (its peak RSS).
     clone = os.path.join(tmp, "fp-clone.git")
-    git("clone", "-q", "--bare", repos[0]["url"], clone)
+    git("clone", "-q", "--bare", repos[0], clone)
     nf = size(20, 10, 2)
     c2 = children_cpu()
     for _ in range(nf):
@@ -763,19 +789,32 @@ def bench_footprint(tmp):
     fetch_rss = ru.ru_maxrss * 1024
     RAW["footprint_reference"] = {"git_fetch_cpu_pct": fetch_cpu,
                                   "git_fetch_maxrss": fetch_rss}
-    RAW["footprint"] = {"repositories": nrepos, "seconds": t1 - t0, "cpu_s": c1 - c0,
-                        "status": st, "rss_samples": rss, "threads": threads}
+    RAW["footprint"] = fp
+    RAW["footprint_one"] = one
     result("footprint", "footprint.rss", "footprint %d repos: VmRSS (max over %d s)"
-           % (nrepos, secs), max(rss) / 1048576, "MiB",
+           % (nrepos, secs), fp["rss_max"] / 1048576, "MiB",
            "peak RSS of one git fetch of such a repository", fetch_rss / 1048576, "< 10 MiB",
-           max(rss) < 10 * 1048576,
+           fp["rss_max"] < 10 * 1048576,
            "at the end RssAnon %.1f MiB (the daemon's own), RssFile %.1f MiB (mostly shared "
-           "libraries' pages); %d threads (one worker per repository)"
-           % (st.get("RssAnon", 0) / 1048576, st.get("RssFile", 0) / 1048576, threads))
+           "libraries' pages), Pss %.1f MiB (Pss_Anon %.1f, Pss_File %.1f); %d threads; "
+           "with 1 repository: VmRSS %.1f MiB, RssAnon %.1f, RssFile %.1f, Pss %.1f, "
+           "%d threads, CPU %.2f%%"
+           % (st.get("RssAnon", 0) / 1048576, st.get("RssFile", 0) / 1048576,
+              roll.get("Pss", 0) / 1048576, roll.get("Pss_Anon", 0) / 1048576,
+              roll.get("Pss_File", 0) / 1048576, threads,
+              one["rss_max"] / 1048576, one["status"].get("RssAnon", 0) / 1048576,
+              one["status"].get("RssFile", 0) / 1048576,
+              one["rollup"].get("Pss", 0) / 1048576, one["threads"], one["cpu_pct"]))
     result("footprint", "footprint.anon", "footprint %d repos: RssAnon at the end" % nrepos,
-           st.get("RssAnon", 0) / 1048576, "MiB", None, None, None, None)
+           st.get("RssAnon", 0) / 1048576, "MiB", "with 1 repository",
+           one["status"].get("RssAnon", 0) / 1048576, None, None)
+    result("footprint", "footprint.pss", "footprint %d repos: Pss at the end" % nrepos,
+           roll.get("Pss", 0) / 1048576, "MiB", "with 1 repository",
+           one["rollup"].get("Pss", 0) / 1048576, None, None)
     result("footprint", "footprint.hwm", "footprint %d repos: VmHWM (peak since start)" % nrepos,
-           vmhwm / 1048576, "MiB", None, None, None, None)
+           st.get("VmHWM", 0) / 1048576, "MiB", None, None, None, None)
+    result("footprint", "footprint.threads", "footprint %d repos: threads" % nrepos,
+           threads, "", "with 1 repository", one["threads"], None, None)
     result("footprint", "footprint.cpu", "footprint %d repos: CPU" % nrepos, cpu, "%core",
            "git fetch of each of the %d repositories every second (%% of a core)" % nrepos,
            fetch_cpu, "< 1%", cpu < 1)

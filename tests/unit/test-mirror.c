@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,6 +213,34 @@ test_errors_then_recovery(void **state)
 	teardown(&f);
 }
 
+/* Ports of ssh:// URLs: only 1 to 65535, the whole field a number. */
+static void
+test_ssh_port(void **state)
+{
+	(void)state;
+	assert_int_equal(mirror_ssh_port("git@example.org:config.git"), 22);
+	assert_int_equal(mirror_ssh_port("ssh://git@example.org/c.git"), 22);
+	assert_int_equal(mirror_ssh_port("ssh://git@example.org:/c.git"), 22);
+	assert_int_equal(mirror_ssh_port("ssh://example.org:2222/c.git"), 2222);
+	assert_int_equal(mirror_ssh_port("ssh://example.org:65535"), 65535);
+	assert_int_equal(mirror_ssh_port("ssh://example.org:1/c.git"), 1);
+	assert_int_equal(mirror_ssh_port("ssh://example.org:0/c.git"), -EINVAL);
+	assert_int_equal(mirror_ssh_port("ssh://example.org:65536/c.git"),
+	    -EINVAL);
+	assert_int_equal(mirror_ssh_port("ssh://example.org:99999999999/c.git"),
+	    -EINVAL);
+	assert_int_equal(mirror_ssh_port(
+	    "ssh://example.org:18446744073709551638/c.git"), -EINVAL);
+	assert_int_equal(mirror_ssh_port("ssh://example.org:22x/c.git"),
+	    -EINVAL);
+	assert_int_equal(mirror_ssh_port("ssh://example.org:-22/c.git"),
+	    -EINVAL);
+	assert_int_equal(mirror_ssh_port("ssh://example.org: 22/c.git"),
+	    -EINVAL);
+	assert_int_equal(mirror_ssh_port("ssh://example.org:+22/c.git"),
+	    -EINVAL);
+}
+
 int
 main(void)
 {
@@ -220,6 +249,7 @@ main(void)
 		cmocka_unit_test(test_file_url_follows_the_branch),
 		cmocka_unit_test(test_gitfile_follows_the_branch),
 		cmocka_unit_test(test_errors_then_recovery),
+		cmocka_unit_test(test_ssh_port),
 	};
 
 	git_libgit2_init();
