@@ -416,8 +416,12 @@ workers_task_kick(struct workers_task *t)
 		t->again = true;
 	else if (!t->queued && !t->dead)
 		workers_enqueue(t);
-	wait = !TAILQ_EMPTY(&pool->ready) && pool->nidle == 0 &&
-	    pool->nthreads < WORKERS_MAX;
+	/*
+	 * Whatever nidle says: a thread woken for an earlier kick may not
+	 * have taken its task yet, and still counts as idle.  The timer
+	 * only looks (workers_stuck), and stops once nothing waits.
+	 */
+	wait = !TAILQ_EMPTY(&pool->ready) && pool->nthreads < WORKERS_MAX;
 	pthread_mutex_unlock(&pool->mu);
 	if (wait)
 		workers_grow_arm(pool);
