@@ -741,20 +741,24 @@ needed_by_removed(const struct model *prev, size_t idx,
 	return (false);
 }
 
-/* Are there rows the model no longer has, not yet settled? */
+/* A row the model no longer has, not yet destroyed or orphaned? */
+static bool
+row_unsettled(const struct model *cur, const struct store_deployment *row)
+{
+	return (strcmp(row->phase, "destroyed") != 0 &&
+	    strcmp(row->phase, "orphaned") != 0 &&
+	    model_deployment(cur, row->name) == NULL);
+}
+
+/* Are there such rows? */
 static bool
 rows_removed(struct engine_repo *r, struct rows *rows)
 {
 	size_t	i;
 
-	for (i = 0; i < rows->nall; i++) {
-		struct store_deployment	*row = &rows->all[i];
-
-		if (strcmp(row->phase, "destroyed") != 0 &&
-		    strcmp(row->phase, "orphaned") != 0 &&
-		    model_deployment(r->cur->m, row->name) == NULL)
+	for (i = 0; i < rows->nall; i++)
+		if (row_unsettled(r->cur->m, &rows->all[i]))
 			return (true);
-	}
 	return (false);
 }
 
@@ -775,9 +779,7 @@ pass_removed(struct engine_repo *r, struct rows *rows)
 		struct store_deployment	*row = &rows->all[i];
 		const struct deployment	*pd;
 
-		if (model_deployment(cur, row->name) != NULL ||
-		    strcmp(row->phase, "destroyed") == 0 ||
-		    strcmp(row->phase, "orphaned") == 0 ||
+		if (!row_unsettled(cur, row) ||
 		    row->applied_fingerprint == NULL)
 			continue;
 		pd = prev != NULL ? model_deployment(prev, row->name) : NULL;
@@ -789,10 +791,7 @@ pass_removed(struct engine_repo *r, struct rows *rows)
 		const struct deployment	*pd;
 		size_t			 idx = 0, k;
 
-		if (model_deployment(cur, row->name) != NULL ||
-		    strcmp(row->phase, "destroyed") == 0 ||
-		    strcmp(row->phase, "orphaned") == 0 ||
-		    engine_busy(e, row->id))
+		if (!row_unsettled(cur, row) || engine_busy(e, row->id))
 			continue;
 		if (row->applied_fingerprint == NULL) {
 			/* Never applied: nothing to destroy. */

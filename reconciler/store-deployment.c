@@ -178,6 +178,26 @@ store_deployment_array_free(struct store_deployment *v, size_t n)
 	free(v);
 }
 
+/* The id of a repository's row for name, whoever declared it. */
+static int
+deployment_id(struct store *s, int64_t repo, const char *name, int64_t *id)
+{
+	sqlite3_stmt	*st;
+	int		 error;
+
+	st = store_stmt(s, "SELECT id FROM deployments"
+	    " WHERE repository_id = ? AND name = ?");
+	if (st != NULL) {
+		sqlite3_bind_int64(st, 1, repo);
+		store_bind_text(st, 2, name);
+	}
+	if ((error = store_step_row(s, st)) == 0) {
+		*id = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+	}
+	return (error);
+}
+
 int
 store_deployment_ensure(struct store *s, int64_t repo, const char *name,
     int64_t *id)
@@ -196,18 +216,8 @@ store_deployment_ensure(struct store *s, int64_t repo, const char *name,
 		sqlite3_bind_int64(st, 1, repo);
 		store_bind_text(st, 2, name);
 	}
-	if ((error = store_step_done(s, st)) == 0) {
-		st = store_stmt(s, "SELECT id FROM deployments"
-		    " WHERE repository_id = ? AND name = ?");
-		if (st != NULL) {
-			sqlite3_bind_int64(st, 1, repo);
-			store_bind_text(st, 2, name);
-		}
-		if ((error = store_step_row(s, st)) == 0) {
-			*id = sqlite3_column_int64(st, 0);
-			sqlite3_reset(st);
-		}
-	}
+	if ((error = store_step_done(s, st)) == 0)
+		error = deployment_id(s, repo, name, id);
 	return (store_end(s, error));
 }
 
@@ -229,18 +239,8 @@ store_deployment_ensure_pull(struct store *s, int64_t repo, const char *name,
 		store_bind_text(st, 2, name);
 		sqlite3_bind_int64(st, 3, pull);
 	}
-	if ((error = store_step_done(s, st)) == 0) {
-		st = store_stmt(s, "SELECT id FROM deployments"
-		    " WHERE repository_id = ? AND name = ?");
-		if (st != NULL) {
-			sqlite3_bind_int64(st, 1, repo);
-			store_bind_text(st, 2, name);
-		}
-		if ((error = store_step_row(s, st)) == 0) {
-			*id = sqlite3_column_int64(st, 0);
-			sqlite3_reset(st);
-		}
-	}
+	if ((error = store_step_done(s, st)) == 0)
+		error = deployment_id(s, repo, name, id);
 	return (store_end(s, error));
 }
 
