@@ -89,13 +89,16 @@ capture_exit(const char *rel)
 {
 	char	*path = xasprintf("%s.exitcode", rel), *data;
 	size_t	 len;
-	int	 code;
+	char	*end;
+	long	 code;
 
 	data = slurp(path, &len);
-	code = atoi(data);
+	errno = 0;
+	code = strtol(data, &end, 10);
+	assert_true(errno == 0 && end != data && code >= 0 && code <= 255);
 	free(data);
 	free(path);
-	return (code);
+	return ((int)code);
 }
 
 /* Read a capture with tfjson, in chunks of n bytes. */

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,9 +134,10 @@ static void
 test_timeout_kills_grandchild(void **state)
 {
 	struct outcome	 o;
-	char		*dir = tu_mkdtemp(), *script, pidbuf[32], *path;
+	char		*dir = tu_mkdtemp(), *script, pidbuf[32], *path, *end;
 	FILE		*f;
 	pid_t		 g;
+	long		 pidl;
 	int		 i;
 
 	(void)state;
@@ -148,7 +150,11 @@ test_timeout_kills_grandchild(void **state)
 	assert_non_null(f = fopen(path, "r"));
 	assert_non_null(fgets(pidbuf, sizeof pidbuf, f));
 	fclose(f);
-	g = (pid_t)atoi(pidbuf);
+	errno = 0;
+	pidl = strtol(pidbuf, &end, 10);
+	assert_true(errno == 0 && end != pidbuf && pidl > 1 &&
+	    pidl <= INT_MAX);
+	g = (pid_t)pidl;
 	/* Reaped by our loop as an orphan: give it a moment. */
 	for (i = 0; i < 50 && kill(g, 0) == 0; i++) {
 		struct timeval tv = { 0, 20000 };
