@@ -31,6 +31,13 @@ int	mirror_known_host(const char *file, const char *host, int port,
 
 struct mirror;
 
+/*
+ * libgit2's process-wide options for reading mirrors: objects are not
+ * hashed again on every read (the indexer hashed each as it arrived).
+ * mirror_open sets them; a program reading a mirror's objects otherwise
+ * calls it after git_libgit2_init.
+ */
+void	 mirror_read_options(void);
 int	 mirror_open(struct mirror **out, const char *dir, const char *url,
 	    const char *branch, const struct mirror_auth *, char **cause);
 /*

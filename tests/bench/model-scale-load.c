@@ -21,6 +21,7 @@
 #include <git2.h>
 #include <jansson.h>
 
+#include "mirror.h"
 #include "model.h"
 #include "source.h"
 #include "model-scale.h"
@@ -49,6 +50,7 @@ void
 load_open(const struct repo *r)
 {
 	git_libgit2_init();
+	mirror_read_options();		/* as the daemon reads its mirrors */
 	if (git_repository_open_bare(&g_repo, r->git) != 0)
 		die("%s: %s", r->git, git_error_last() != NULL ?
 		    git_error_last()->message : "cannot open");
