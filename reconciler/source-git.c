@@ -11,6 +11,7 @@
 #include <git2.h>
 
 #include "source.h"
+#include "tree-cache.h"
 #include "xmalloc.h"
 
 struct source_git {
@@ -92,25 +93,79 @@ source_git_list(struct source *s, const char *path, struct source_list *out)
 	return (0);
 }
 
+struct raw_walk {
+	int	(*fn)(void *, const char *, enum source_type, const git_oid *);
+	void	*arg;
+};
+
+static enum source_type
+source_raw_type(unsigned mode)
+{
+	switch (mode & 0170000) {
+	case 0040000:
+		return (mode == 0040000 ? SOURCE_TREE : SOURCE_OTHER);
+	case 0120000:
+		return (SOURCE_LINK);
+	case 0100000:
+		return (mode & 0100 ? SOURCE_EXEC : SOURCE_FILE);
+	default:
+		return (SOURCE_OTHER);	/* a submodule */
+	}
+}
+
+static int
+source_raw_entry(void *arg, const char *name, unsigned mode,
+    const git_oid *id)
+{
+	struct raw_walk	*w = arg;
+
+	return (w->fn(w->arg, name, source_raw_type(mode), id));
+}
+
+/*
+ * A big folder (deployments/ of thousands) is walked from the tree cache,
+ * which reads a new version from its delta against the last one; any
+ * other through libgit2.
+ */
 static int
 source_git_walk(struct source *s, const char *path,
     int (*fn)(void *, const char *, enum source_type, const git_oid *),
     void *arg)
 {
 	struct source_git	*g = (struct source_git *)s;
+	struct tree_buf		*raw = NULL;
+	struct raw_walk		 w = { fn, arg };
+	git_tree_entry		*e;
 	git_tree		*t;
-	size_t			 i, n;
+	const unsigned char	*data;
+	size_t			 i, n, len;
 	int			 error;
 
+	if (path[0] != '\0') {
+		if (git_tree_entry_bypath(&e, g->root, path) != 0)
+			return (-ENOENT);
+		if (git_tree_entry_type(e) != GIT_OBJECT_TREE) {
+			git_tree_entry_free(e);
+			return (-ENOTDIR);
+		}
+		raw = tree_cache_get(g->repo, git_tree_entry_id(e));
+		git_tree_entry_free(e);
+	}
+	if (raw != NULL) {
+		data = tree_buf_data(raw, &len);
+		error = tree_raw_walk(data, len, source_raw_entry, &w);
+		tree_buf_unref(raw);
+		return (error == -EINVAL ? -EIO : error);
+	}
 	if ((error = source_git_tree(g, path, &t)) != 0)
 		return (error);
 	n = git_tree_entrycount(t);
 	for (i = 0; i < n && error == 0; i++) {
-		const git_tree_entry *e = git_tree_entry_byindex(t, i);
+		const git_tree_entry *te = git_tree_entry_byindex(t, i);
 
-		error = fn(arg, git_tree_entry_name(e),
-		    source_git_type(git_tree_entry_filemode(e)),
-		    git_tree_entry_id(e));
+		error = fn(arg, git_tree_entry_name(te),
+		    source_git_type(git_tree_entry_filemode(te)),
+		    git_tree_entry_id(te));
 	}
 	git_tree_free(t);
 	return (error);

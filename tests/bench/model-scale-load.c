@@ -24,10 +24,12 @@
 #include "mirror.h"
 #include "model.h"
 #include "source.h"
+#include "tree-cache.h"
 #include "model-scale.h"
 
 static struct model_cache *g_cache;
 static git_repository *g_repo;
+unsigned long	g_tree_deltas;
 
 static long
 rss_kb(void)
@@ -57,9 +59,50 @@ load_open(const struct repo *r)
 	g_cache = model_cache_new();
 }
 
+/*
+ * The daemon's tree cache holds the deployments/ tree of the commit it
+ * loaded last, never the one it is about to load (a new commit): so
+ * before each load, untimed, the cache is emptied and given that tree.
+ * Commit 2's tree is then rebuilt from its pack delta against commit 1's,
+ * as a fetch over the network stores it; commit 1's, stored whole, is read
+ * whole, as a fetch from a repository on the same machine stores it.
+ */
+static char	 g_last[GIT_OID_HEXSZ + 1];	/* the last commit loaded */
+
+static void
+tree_hold(const char *hex)
+{
+	struct tree_buf	*tb;
+	git_commit	*c;
+	git_tree	*root;
+	git_tree_entry	*e;
+	git_oid		 oid;
+
+	tree_cache_clear();
+	if (hex == NULL || git_oid_fromstr(&oid, hex) != 0 ||
+	    git_commit_lookup(&c, g_repo, &oid) != 0)
+		return;
+	if (git_commit_tree(&root, c) == 0) {
+		if (git_tree_entry_bypath(&e, root, "deployments") == 0) {
+			tb = tree_cache_get(g_repo, git_tree_entry_id(e));
+			tree_buf_unref(tb);
+			git_tree_entry_free(e);
+		}
+		git_tree_free(root);
+	}
+	git_commit_free(c);
+}
+
+void
+load_hold(void)
+{
+	tree_hold(g_last[0] != '\0' ? g_last : NULL);
+}
+
 struct model *
 load_model(const char *hex, const struct model *prev, double *ms)
 {
+	struct tree_cache_stats st;
 	struct source	*src;
 	struct model	*m;
 	git_oid		 oid;
@@ -68,6 +111,10 @@ load_model(const char *hex, const struct model *prev, double *ms)
 
 	if (git_oid_fromstr(&oid, hex) != 0)
 		die("bad commit id %s", hex);
+	if (prev == NULL)
+		tree_cache_clear();
+	tree_cache_stats(&st);
+	g_tree_deltas -= st.deltas;
 	t0 = now_ms();
 	if (source_git_new(&src, g_repo, &oid, NULL, &cause) != 0)
 		die("source_git_new: %s", cause);
@@ -75,6 +122,9 @@ load_model(const char *hex, const struct model *prev, double *ms)
 		die("model_load: %s", cause);
 	*ms = now_ms() - t0;
 	source_free(src);
+	tree_cache_stats(&st);
+	g_tree_deltas += st.deltas;
+	snprintf(g_last, sizeof g_last, "%s", hex);
 	return (m);
 }
 
@@ -130,12 +180,14 @@ bench_load_full(const char *hex, double *ms)
 static struct model *
 bench_load_change(const char *hex, const struct model *prev, double *ms)
 {
+	load_hold();
 	return (load_model(hex, prev, ms));
 }
 
 static struct model *
 bench_load_nochange(const char *hex, const struct model *prev, double *ms)
 {
+	load_hold();
 	return (load_model(hex, prev, ms));
 }
 
@@ -192,7 +244,8 @@ measure(const struct repo *r, size_t repeats, struct result *res)
 {
 	struct model	*m1, *cur, *next;
 	double		 change[MAX_REPEATS], nochange[MAX_REPEATS], ms, t0;
-	size_t		 k, nchange = 0;
+	double		 whole[MAX_REPEATS];
+	size_t		 k, nchange = 0, nwhole = 0;
 	char		 label[64];
 	long long	 v;
 
@@ -208,6 +261,7 @@ measure(const struct repo *r, size_t repeats, struct result *res)
 	check(r, m1, "commit 1");
 
 	/* (b) Commit 2 with prev = commit 1: one file re-parsed. */
+	g_tree_deltas = 0;
 	cur = bench_load_change(r->c2, m1, &ms);
 	change[nchange++] = ms;
 	record(res, ST_FIRST, true, r, "one change (1 -> 2)", ms);
@@ -226,7 +280,10 @@ measure(const struct repo *r, size_t repeats, struct result *res)
 		snprintf(label, sizeof label, "one change (%d -> %d)",
 		    to1 ? 2 : 1, to1 ? 1 : 2);
 		next = bench_load_change(to1 ? r->c1 : r->c2, cur, &ms);
-		change[nchange++] = ms;
+		if (to1)
+			whole[nwhole++] = ms;
+		else
+			change[nchange++] = ms;
 		record(res, ST_CHANGE, k == 1, r, label, ms);
 		check(r, next, label);
 		if ((changed_input(r, next) == CHANGED_VALUE) == to1)
@@ -253,6 +310,8 @@ measure(const struct repo *r, size_t repeats, struct result *res)
 
 	res->change_ms = median(change, nchange);
 	minmax(change, nchange, &res->change_min, &res->change_max);
+	res->change_whole_ms = nwhole > 0 ? median(whole, nwhole) : 0;
+	res->tree_deltas = g_tree_deltas;
 	res->nochange_ms = median(nochange, repeats);
 	for (k = 0; k < repeats; k++)
 		nochange[k] = tree_read(k % 2 == 0 ? r->c1 : r->c2);

@@ -9,8 +9,13 @@
  * same model_cache throughout:
  *
  *	full load	commit 1, empty cache, no previous model
- *	one change	commit 1 <-> commit 2 alternately, prev = the last model
- *			(median of several loads)
+ *	one change	commit 1 <-> commit 2 alternately, prev = the last model,
+ *			the tree cache holding the last commit's deployments/
+ *			tree only, as in the daemon: commit 2's tree is a pack
+ *			delta against commit 1's (as a fetch over the network
+ *			stores a new tree), rebuilt from it; commit 1's is
+ *			stored whole (as a fetch from a repository on the same
+ *			machine stores it) and read whole; the median of each
  *	no change	commit 2 again, prev = the model of commit 2 (median)
  *	tree read	libgit2 alone reading and walking the deployments/
  *			tree of commit 1 or 2 (median): the floor under a
@@ -291,18 +296,18 @@ main(int argc, char **argv)
 
 	printf("\nmodel load, Git source (one-change and no-change: median of %zu loads)\n\n",
 	    repeats);
-	printf("%11s  %10s  %10s  %6s  %10s  %10s  %8s  %9s\n", "deployments",
-	    "full-load", "one-change", "ratio", "tree-read", "no-change",
-	    "peak-RSS", "generate");
-	printf("%11s  %10s  %10s  %6s  %10s  %10s  %8s  %9s\n", "", "ms", "ms",
-	    "%", "ms", "ms", "MiB", "ms");
+	printf("%11s  %10s  %10s  %6s  %10s  %10s  %10s  %8s  %9s\n",
+	    "deployments", "full-load", "one-change", "ratio", "whole",
+	    "tree-read", "no-change", "peak-RSS", "generate");
+	printf("%11s  %10s  %10s  %6s  %10s  %10s  %10s  %8s  %9s\n", "", "ms",
+	    "ms", "%", "ms", "ms", "ms", "MiB", "ms");
 	for (i = 0; i < nsizes; i++) {
 		const struct row *row = &rows[i];
 
-		printf("%11zu  %10.1f  %10.2f  %5.1f%%  %10.2f  %10.2f  %8.1f  %9.0f\n",
+		printf("%11zu  %10.1f  %10.2f  %5.1f%%  %10.2f  %10.2f  %10.2f  %8.1f  %9.0f\n",
 		    row->repo.n, row->res.full_ms, row->res.change_ms,
 		    100.0 * row->res.change_ms / row->res.full_ms,
-		    row->res.tree_ms, row->res.nochange_ms, (double)row->maxrss_kb / 1024.0,
+		    row->res.change_whole_ms, row->res.tree_ms, row->res.nochange_ms, (double)row->maxrss_kb / 1024.0,
 		    row->repo.gen_ms);
 	}
 
@@ -333,29 +338,32 @@ main(int argc, char **argv)
 	for (i = 0; i < nsizes; i++) {
 		const struct row *row = &rows[i];
 
-		printf("%11zu  one-change min %.2f / max %.2f ms; model_free %.1f ms; "
+		printf("%11zu  one-change min %.2f / max %.2f ms; %lu of its "
+		    "trees rebuilt from a pack delta; model_free %.1f ms; "
 		    "RSS at child start %.1f MiB, after the full load %.1f MiB\n",
 		    row->repo.n, row->res.change_min, row->res.change_max,
+		    row->res.tree_deltas,
 		    row->res.free_ms, (double)row->res.base_rss_kb / 1024.0,
 		    (double)row->res.rss_after_full_kb / 1024.0);
 	}
 	if (eng) {
 		printf("\nreconcile decision through the engine (fetch done -> runs queued; one-change: median of %zu)\n\n",
 		    repeats);
-		printf("%11s  %10s  %8s  %10s  %10s  %10s  %10s  %9s  %8s  %8s\n",
+		printf("%11s  %10s  %8s  %10s  %10s  %10s  %10s  %10s  %9s  %8s  %8s\n",
 		    "deployments", "first", "queued", "no-change", "one-change",
-		    "load", "pass", "queued", "RSS-1st", "RSS-chg");
-		printf("%11s  %10s  %8s  %10s  %10s  %10s  %10s  %9s  %8s  %8s\n",
-		    "", "ms", "runs", "pass ms", "ms", "ms", "ms", "per chg",
-		    "MiB", "MiB");
+		    "load", "pass", "whole", "queued", "RSS-1st", "RSS-chg");
+		printf("%11s  %10s  %8s  %10s  %10s  %10s  %10s  %10s  %9s  %8s  %8s\n",
+		    "", "ms", "runs", "pass ms", "ms", "ms", "ms", "ms",
+		    "per chg", "MiB", "MiB");
 		for (i = 0; i < nsizes; i++) {
 			const struct row *row = &rows[i];
 
-			printf("%11zu  %10.1f  %8zu  %10.1f  %10.2f  %10.2f  %10.2f  %4zu-%-4zu  %8.1f  %8.1f\n",
+			printf("%11zu  %10.1f  %8zu  %10.1f  %10.2f  %10.2f  %10.2f  %10.2f  %4zu-%-4zu  %8.1f  %8.1f\n",
 			    row->repo.n, row->first.first_ms,
 			    row->first.first_queued, row->change.nochange_ms,
 			    row->change.decision_ms, row->change.load_ms,
-			    row->change.pass_ms, row->change.queued_min,
+			    row->change.pass_ms, row->change.decision_whole_ms,
+			    row->change.queued_min,
 			    row->change.queued_max,
 			    (double)row->first_rss_kb / 1024.0,
 			    (double)row->change_rss_kb / 1024.0);
@@ -373,9 +381,11 @@ main(int argc, char **argv)
 
 			fprintf(jf, " {\"deployments\": %zu, \"full_load_ms\": %.3f, "
 			    "\"change_load_ms\": %.3f, \"nochange_load_ms\": %.3f, "
+			    "\"change_whole_load_ms\": %.3f, \"tree_deltas\": %lu, "
 			    "\"tree_read_ms\": %.3f, \"model_peak_rss_bytes\": %lld",
 			    row->repo.n, row->res.full_ms, row->res.change_ms,
-			    row->res.nochange_ms, row->res.tree_ms,
+			    row->res.nochange_ms, row->res.change_whole_ms,
+			    row->res.tree_deltas, row->res.tree_ms,
 			    (long long)row->maxrss_kb * 1024);
 			if (eng)
 				fprintf(jf, ", \"first_ms\": %.3f, \"first_load_ms\": %.3f, "
@@ -383,7 +393,9 @@ main(int argc, char **argv)
 				    "\"populate_ms\": %.3f, \"nochange_pass_ms\": %.3f, "
 				    "\"decision_ms\": %.3f, \"decision_min_ms\": %.3f, "
 				    "\"decision_max_ms\": %.3f, \"decision_load_ms\": %.3f, "
-				    "\"pass_ms\": %.3f, \"queued_per_change\": \"%zu-%zu\", "
+				    "\"pass_ms\": %.3f, \"decision_whole_ms\": %.3f, "
+				    "\"decision_whole_load_ms\": %.3f, "
+				    "\"queued_per_change\": \"%zu-%zu\", "
 				    "\"failed_runs\": %zu, \"repeats\": %zu, "
 				    "\"first_rss_bytes\": %lld, \"change_rss_bytes\": %lld, "
 				    "\"peak_rss_bytes\": %lld",
@@ -392,7 +404,8 @@ main(int argc, char **argv)
 				    row->change.populate_ms, row->change.nochange_ms,
 				    row->change.decision_ms, row->change.decision_min,
 				    row->change.decision_max, row->change.load_ms,
-				    row->change.pass_ms, row->change.queued_min,
+				    row->change.pass_ms, row->change.decision_whole_ms,
+				    row->change.load_whole_ms, row->change.queued_min,
 				    row->change.queued_max, row->change.failed,
 				    row->change.repeats,
 				    (long long)row->first_rss_kb * 1024,

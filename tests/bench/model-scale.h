@@ -43,8 +43,10 @@ struct result {
 	int	ok;
 	size_t	repeats;
 	double	full_ms;
-	double	change_ms;		/* median */
+	double	change_ms;		/* median: new tree a pack delta */
 	double	change_min, change_max;
+	double	change_whole_ms;	/* median: new tree stored whole */
+	unsigned long tree_deltas;	/* trees the tree cache rebuilt */
 	double	nochange_ms;		/* median */
 	double	tree_ms;		/* median: read deployments/ alone */
 	double	free_ms;		/* model_free of a whole model */
@@ -68,6 +70,8 @@ struct eresult {
 	double	decision_min, decision_max;
 	double	load_ms;		/* median: the model load alone */
 	double	pass_ms;		/* median: the whole pass */
+	double	decision_whole_ms;	/* the same, new tree stored whole */
+	double	load_whole_ms;
 	size_t	queued_min, queued_max;	/* per change */
 	size_t	failed;			/* runs that did not succeed */
 	size_t	repeats;
@@ -99,6 +103,13 @@ void		 repo_remove(const struct repo *);
 char		*ctl_find(const char *argv0);
 
 /* model-scale-load.c */
+/* Trees load_model's timed loads rebuilt from a pack delta. */
+extern unsigned long g_tree_deltas;
+/*
+ * Before a timed load: leave in the tree cache only the deployments/ tree
+ * of the commit load_model loaded last, as the daemon's holds it.
+ */
+void		 load_hold(void);
 /* Open the repository and a new model cache for load_model. */
 void		 load_open(const struct repo *);
 /* One load: source_git_new + model_load, timed. */
