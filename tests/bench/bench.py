@@ -226,12 +226,24 @@ class Daemon:
         self.logf = open(self.logpath, "ab")
         self.p = subprocess.Popen([DAEMON, "-d", "-c", self.conf], stdout=self.logf,
                                   stderr=self.logf, stdin=subprocess.DEVNULL)
+        # The daemon binds its control socket before it listens on it: the
+        # path alone is not enough (a connect in between is refused).
         end = time.monotonic() + timeout
-        while not os.path.exists(self.sock):
+        while not self._answers():
             if self.p.poll() is not None or time.monotonic() > end:
                 raise RuntimeError("cloudsphered did not start: %s" % self.tail())
             time.sleep(0.02)
         return self
+
+    def _answers(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(self.sock)
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
 
     def tail(self):
         try:
