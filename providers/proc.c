@@ -178,25 +178,33 @@ proc_batch(struct proc *p, size_t got, const struct timespec *now)
  * lines, unbuffered as Go's os.Stdout (Terraform), spent 1.99 s of CPU per
  * GiB into a pipe read on a timer, 2.33 s into one read as proc_batch
  * does, 1.20 s to /dev/null.  The period: the time the writer takes, at
- * the rate since the last read, to fill half the pipe, at most
- * PROC_POLL_MAX_US (doubling from the last one when nothing came); 0 when
- * that is under PROC_BATCH_US: a writer that fast goes to epoll, where
- * proc_batch takes over, and stays there (the kernel's flag does).
+ * the rate since the last read, to fill half the pipe, at most twice the
+ * last period (the rate since the spawn includes the exec) and
+ * PROC_POLL_MAX_US (doubling up to that while nothing comes).  A pipe
+ * found full is read again after PROC_BATCH_US; 0 when it is found full
+ * at that period, or the half would fill sooner: a writer that fast goes
+ * to epoll, where proc_batch takes over, and stays there (the kernel's
+ * flag does).
  */
 static long
-proc_poll_period(struct proc *p, size_t got, const struct timespec *now)
+proc_poll_period(struct proc *p, size_t got, bool drained,
+    const struct timespec *now)
 {
 	double	us, fill;
+	long	most;
 
+	if (!drained)
+		return (p->poll_us > PROC_BATCH_US ? PROC_BATCH_US : 0);
+	most = p->poll_us * 2 < PROC_POLL_MAX_US ? p->poll_us * 2 :
+	    PROC_POLL_MAX_US;
 	if (got == 0)
-		return (p->poll_us * 2 < PROC_POLL_MAX_US ? p->poll_us * 2 :
-		    PROC_POLL_MAX_US);
+		return (most);
 	us = (double)(now->tv_sec - p->last_read.tv_sec) * 1e6 +
 	    (double)(now->tv_nsec - p->last_read.tv_nsec) / 1e3;
 	fill = us * ((double)p->pipe_size / 2) / (double)got;
 	if (fill < PROC_BATCH_US)
 		return (0);
-	return (fill < PROC_POLL_MAX_US ? (long)fill : PROC_POLL_MAX_US);
+	return (fill < (double)most ? (long)fill : most);
 }
 
 /* From the timer to epoll, for good. */
@@ -238,7 +246,7 @@ proc_read(evutil_socket_t fd, short events, void *arg)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (!p->polled) {
-		p->poll_us = drained ? proc_poll_period(p, got, &now) : 0;
+		p->poll_us = proc_poll_period(p, got, drained, &now);
 		if (p->poll_us == 0) {
 			proc_poll_start(p);
 			p->last_read = now;
