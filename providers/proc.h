@@ -3,8 +3,9 @@
  * forkmda()): each child has its own session and process group, stdin on
  * /dev/null, stdout and stderr on one pipe (so their order is kept), an
  * explicit environment, and a timeout that kills the whole group: SIGTERM,
- * then SIGKILL after a grace period.  The output is read as it arrives, so
- * a provider never blocks on a full pipe while the loop runs.
+ * then SIGKILL after a grace period.  The output is read on a timer while
+ * it comes slowly (at most 50 ms late), as it arrives once it comes fast,
+ * so a provider never blocks on a full pipe while the loop runs.
  *
  * proc_init makes the process a child subreaper: grandchildren orphaned by
  * a provider come back to us and are reaped with the rest.

@@ -1004,11 +1004,16 @@ def bench_logs(tmp):
     repo = Repo(tmp, "logs")
     dtmp = os.path.join(tmp, "d-logs")
     os.makedirs(dtmp)
-    writers = {"blocks": ("-w", "%d\n" % nbytes), "lines": ("-l", "%d lines\n" % nbytes)}
-    order = ["blocks", "lines"] * reps
-    tp = {"blocks": [], "lines": []}
-    null = {"blocks": [], "lines": []}
-    floor = {"blocks": [], "lines": []}
+    # The unbuffered writer (a write(2) a line) is a quarter as long: what
+    # is measured is the cost of each write, and there are 10 million a GiB.
+    ushort = nbytes // 4
+    writers = {"blocks": ("-w", "%d\n" % nbytes, nbytes),
+               "lines": ("-l", "%d lines\n" % nbytes, nbytes),
+               "unbuffered": ("-u", "%d unbuffered\n" % ushort, ushort)}
+    order = ["blocks", "lines", "unbuffered"] * reps
+    tp = {k: [] for k in writers}
+    null = {k: [] for k in writers}
+    floor = {k: [] for k in writers}
     cat = []
 
     # CPU seconds of each 1 GiB, writer and reader together: what the
@@ -1033,10 +1038,10 @@ def bench_logs(tmp):
     def references(kind):
         # The same program, run by hand: stdout on /dev/null (the issue's
         # reference), read by the minimal pipe reader, and (blocks) piped to cat.
-        flag = writers[kind][0]
-        null[kind].append(direct(None, "exec %s %s %d >/dev/null" % (STAMP, flag, nbytes),
+        flag, _, n = writers[kind]
+        null[kind].append(direct(None, "exec %s %s %d >/dev/null" % (STAMP, flag, n),
                                  cpu[kind]["null"]))
-        floor[kind].append(direct([PIPE_READ, STAMP, flag, str(nbytes)], None,
+        floor[kind].append(direct([PIPE_READ, STAMP, flag, str(n)], None,
                                   cpu[kind]["floor"]))
         if kind == "blocks":
             cat.append(direct(None, "%s %s %d | cat >/dev/null" % (STAMP, flag, nbytes)))
@@ -1095,7 +1100,7 @@ def bench_logs(tmp):
             # change of the machine's load hits all of them alike.
             for kind, sha in zip(order, chain):
                 log("logs: %s, %d MiB through the daemon, then directly"
-                    % (kind, nbytes >> 20))
+                    % (kind, writers[kind][2] >> 20))
                 c0, w0, n0 = proc_sched(d.pid), reaped_cpu(d.pid), len(lat)
                 capturing.set()
                 repo.land(sha)
@@ -1126,6 +1131,9 @@ def bench_logs(tmp):
                    "devnull_Bps": null["blocks"], "pipe_read_Bps": floor["blocks"],
                    "cat_Bps": cat, "lines_through_Bps": tp["lines"],
                    "lines_devnull_Bps": null["lines"], "lines_pipe_read_Bps": floor["lines"],
+                   "unbuffered_bytes": ushort, "unbuffered_through_Bps": tp["unbuffered"],
+                   "unbuffered_devnull_Bps": null["unbuffered"],
+                   "unbuffered_pipe_read_Bps": floor["unbuffered"],
                    "rss_before": rss0, "rss_max": max(rss + [rss1]), "hwm_before": hwm0,
                    "hwm_after": hwm1, "api_ms": lat, "api_idle_ms": idle_lat, "cpu_s": cpu,
                    "api_cpu_per_request_s": per_req,
@@ -1177,6 +1185,18 @@ def bench_logs(tmp):
            "%.2f s through the daemon, %.2f s into pipe-read: writing into a pipe costs "
            "the writer more than /dev/null does, whoever reads it"
            % (wd, med(x[0] for x in cpu["lines"]["floor"])))
+    u, un, uf = med(tp["unbuffered"]), med(null["unbuffered"]), med(floor["unbuffered"])
+    wn = med(x[0] for x in cpu["unbuffered"]["null"])
+    wd = med(x[0] for x in cpu["unbuffered"]["daemon"])
+    result("logs", "logs.unbuffered", "log capture, unbuffered writer %d MiB (median of %d)"
+           % (ushort >> 20, reps), u / mib, "MiB/s", "same program to /dev/null, MiB/s",
+           un / mib, ">= 90% of direct", u >= 0.9 * un,
+           "%.1f%% of /dev/null; writer: stamp -u, the realistic writer's lines with a "
+           "write(2) each (as Go's os.Stdout, Terraform); daemon %s MiB/s, /dev/null %s "
+           "MiB/s, pipe-read %s MiB/s; its CPU, /dev/null / daemon %.1f%% (%.2f / %.2f s); "
+           "%s" % (100 * u / un, rng(tp["unbuffered"]), rng(null["unbuffered"]),
+                   rng(floor["unbuffered"]), 100 * wn / wd if wd else 0, wn, wd,
+                   cpus("unbuffered")))
     result("logs", "logs.rss", "log capture: daemon RSS growth", growth / mib, "MiB",
            "log bytes the daemon stored per run (log_max_bytes), MiB",
            (last.get("log_bytes") or 0) / mib, "< 16 MiB", growth < 16 * mib,

@@ -22,8 +22,11 @@
  *			with a timestamp and counters formatted by snprintf,
  *			through stdio, fully buffered as stdio is when
  *			stdout is not a terminal: a realistic provider
+ *	BYTES unbuffered the same lines, one write(2) each, as a Go program
+ *			writes to os.Stdout (Terraform): the cost of each
+ *			write to the pipe, not of its bytes
  *
- * Run by hand as "stamp -w BYTES" or "stamp -l BYTES", it writes BYTES to
+ * Run by hand as "stamp -w|-l|-u BYTES", it writes BYTES to
  * stdout and prints "wrote BYTES START END" on stderr: the direct
  * references of the log capture benchmark (stdout to /dev/null or to a
  * pipe).
@@ -122,9 +125,31 @@ format_line(char *buf, size_t size, unsigned long long k)
 	}
 }
 
-/* Writes n bytes of log lines to stdout through stdio; 0 or -1. */
+/* Writes one line with write(2); 0 or -1. */
 static int
-write_lines(unsigned long long n, struct timespec *t0, struct timespec *t1)
+write_line(const char *line, size_t len)
+{
+	ssize_t	w;
+
+	while (len > 0) {
+		if ((w = write(STDOUT_FILENO, line, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		line += w;
+		len -= (size_t)w;
+	}
+	return (0);
+}
+
+/*
+ * Writes n bytes of log lines to stdout, through stdio or (unbuffered) a
+ * write(2) for each line; 0 or -1.
+ */
+static int
+write_lines(unsigned long long n, int unbuffered, struct timespec *t0,
+    struct timespec *t1)
 {
 	char			 line[256];
 	unsigned long long	 k = 0;
@@ -138,7 +163,8 @@ write_lines(unsigned long long n, struct timespec *t0, struct timespec *t1)
 		len = (size_t)w < sizeof line ? (size_t)w : sizeof line - 1;
 		if (len > n)
 			len = (size_t)n;
-		if (fwrite(line, 1, len, stdout) != len)
+		if (unbuffered ? write_line(line, len) != 0 :
+		    fwrite(line, 1, len, stdout) != len)
 			return (-1);
 		n -= len;
 	}
@@ -170,14 +196,14 @@ main(int argc, char **argv)
 	char			*end;
 	unsigned long long	 n = 0;
 	ssize_t			 got;
-	int			 fd, lines;
+	int			 fd, lines, unbuffered;
 
 	now(&start);
 	if (argc == 3 && (strcmp(argv[1], "-w") == 0 ||
-	    strcmp(argv[1], "-l") == 0)) {
+	    strcmp(argv[1], "-l") == 0 || strcmp(argv[1], "-u") == 0)) {
 		n = strtoull(argv[2], NULL, 10);
-		if ((argv[1][1] == 'l' ? write_lines(n, &t0, &t1) :
-		    write_bytes(n, &t0, &t1)) != 0)
+		if ((argv[1][1] == 'w' ? write_bytes(n, &t0, &t1) :
+		    write_lines(n, argv[1][1] == 'u', &t0, &t1)) != 0)
 			return (1);
 		fprintf(stderr, "wrote %llu %lld.%09ld %lld.%09ld\n", n,
 		    (long long)t0.tv_sec, t0.tv_nsec, (long long)t1.tv_sec,
@@ -185,7 +211,8 @@ main(int argc, char **argv)
 		return (0);
 	}
 	if ((dir = getenv("CLOUDSPHERE_STATE_DIR")) == NULL) {
-		fprintf(stderr, "usage: stamp -w|-l BYTES, or as a script provider\n");
+		fprintf(stderr, "usage: stamp -w|-l|-u BYTES, or as a script "
+		    "provider\n");
 		return (2);
 	}
 	commit = getenv("CLOUDSPHERE_COMMIT");
@@ -201,7 +228,8 @@ main(int argc, char **argv)
 		buf[got > 0 ? got : 0] = '\0';
 		n = strtoull(buf, &end, 10);
 		lines = strncmp(end, " lines", 6) == 0;
-		if ((lines ? write_lines(n, &t0, &t1) :
+		unbuffered = strncmp(end, " unbuffered", 11) == 0;
+		if ((lines || unbuffered ? write_lines(n, unbuffered, &t0, &t1) :
 		    write_bytes(n, &t0, &t1)) != 0)
 			return (1);
 		snprintf(line, sizeof line, "wrote %llu %lld.%09ld %lld.%09ld\n",

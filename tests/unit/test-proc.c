@@ -2,8 +2,8 @@
  * Unit tests of process supervision, log capture and workspaces with real
  * processes and a real Git repository: output order, causes, a timeout
  * that kills a grandchild, cancellation, a provider writing fast, small
- * writes read in batches, head and tail capture, blueprint copies with
- * modes and symlinks, safe removal.
+ * writes read in batches, a slow writer read on a timer, head and tail
+ * capture, blueprint copies with modes and symlinks, safe removal.
  */
 #include "config.h"
 
@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -31,6 +32,9 @@
 struct outcome {
 	struct buf	 out;
 	size_t		 bytes;
+	size_t		 calls;		/* output callbacks */
+	struct timespec	 start;
+	double		 first_ms;	/* from the spawn to the first output */
 	bool		 keep;
 	bool		 done;
 	int		 exit_code;
@@ -46,7 +50,13 @@ static void
 on_output(const char *data, size_t len, void *arg)
 {
 	struct outcome	*o = arg;
+	struct timespec	 now;
 
+	if (o->calls++ == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		o->first_ms = (double)(now.tv_sec - o->start.tv_sec) * 1e3 +
+		    (double)(now.tv_nsec - o->start.tv_nsec) / 1e6;
+	}
 	o->bytes += len;
 	if (o->keep)
 		buf_add(&o->out, data, len);
@@ -79,6 +89,7 @@ run_sh(const char *script, int timeout, struct outcome *o, bool cancel)
 	memset(o, 0, sizeof *o);
 	buf_init(&o->out, 64 * 1024 * 1024);
 	o->keep = true;
+	clock_gettime(CLOCK_MONOTONIC, &o->start);
 	if (proc_spawn(&p, &spec, on_output, on_exit_cb, o, &cause) != 0)
 		fail_msg("proc_spawn: %s", cause);
 	if (cancel) {
@@ -219,6 +230,41 @@ test_small_writes(void **state)
 	assert_int_equal(o.out.len, want.len);
 	assert_memory_equal(o.out.data, want.data, want.len);
 	buf_release(&want);
+	outcome_release(&o);
+}
+
+/*
+ * A slow writer (a line every 10 ms or so) is read on a timer, several
+ * lines at a time, not at each write (the pipe never goes into epoll:
+ * proc.c, proc_poll_period); a line after a silence still comes within
+ * PROC_POLL_MAX_US (50 ms), here well under a second, while the writer
+ * sleeps; and the end is seen at the exit, not a period later.
+ */
+static void
+test_slow_writer(void **state)
+{
+	struct outcome	o;
+	struct buf	want;
+	int		i;
+
+	(void)state;
+	run_sh("i=0; while [ $i -lt 60 ]; do echo out$i; echo err$i >&2;"
+	    " sleep 0.01; i=$((i + 1)); done", 0, &o, false);
+	buf_init(&want, 1 << 20);
+	for (i = 0; i < 60; i++)
+		buf_printf(&want, "out%d\nerr%d\n", i, i);
+	assert_int_equal(o.out.len, want.len);
+	assert_memory_equal(o.out.data, want.data, want.len);
+	/* One callback a line or more before: 120 writes, 60 pauses. */
+	if (o.calls > 30)
+		fail_msg("%zu reads for 60 pauses", o.calls);
+	buf_release(&want);
+	outcome_release(&o);
+
+	run_sh("echo first; sleep 2; echo second", 0, &o, false);
+	assert_string_equal(o.out.data, "first\nsecond\n");
+	if (o.first_ms > 1000)
+		fail_msg("the first line came after %.0f ms", o.first_ms);
 	outcome_release(&o);
 }
 
@@ -415,6 +461,7 @@ main(void)
 		cmocka_unit_test(test_cancel_and_volume),
 		cmocka_unit_test(test_find_program),
 		cmocka_unit_test(test_small_writes),
+		cmocka_unit_test(test_slow_writer),
 		cmocka_unit_test(test_logcap),
 		cmocka_unit_test(test_workspace),
 		cmocka_unit_test(test_workspace_link_outside),
