@@ -7,10 +7,10 @@
  *
  * When a mirror holds more than a limit of packs, the small recent ones
  * are rolled into one, geometrically as git repack --geometric=2 does: a
- * pack is left alone while it is more than twice as big as all smaller
- * packs together, so the big old pack of the first fetch is rewritten
- * only once the others add up to half of it, and the cost of a roll-up is
- * that of the objects it rolls, not of the whole repository.  The objects
+ * pack is left alone while it holds more than twice the objects of all
+ * smaller packs together, so the big old pack of the first fetch is
+ * rewritten only once the others add up to half of it, and the cost of a
+ * roll-up is that of the objects it rolls, not of the whole repository.  The objects
  * are read from the rolled packs' .idx files (gitformat-pack(5)), all of
  * them: nothing is dropped, so every ref (the branch, the ledger's, the
  * pull requests', the push refs) keeps what it reaches.  The packbuilder
@@ -50,9 +50,9 @@
 #define MIRROR_PACK_IDX_MAX	(1u << 24)
 
 struct mirror_pack {
-	char	*base;		/* objects/pack/pack-HASH, no suffix */
-	off_t	 size;		/* of the .pack */
-	bool	 keep;		/* a .keep: never rolled */
+	char		*base;		/* objects/pack/pack-HASH, no suffix */
+	uint32_t	 objects;	/* in its .idx */
+	bool		 keep;		/* a .keep: never rolled */
 };
 
 struct mirror_pack_list {
@@ -93,17 +93,70 @@ mirror_pack_list_release(struct mirror_pack_list *l)
 }
 
 static bool
-mirror_pack_exists(const char *base, const char *suffix, off_t *size)
+mirror_pack_exists(const char *base, const char *suffix)
 {
 	struct stat	 st;
 	char		*path = xasprintf("%s%s", base, suffix);
 	bool		 found;
 
 	found = stat(path, &st) == 0 && S_ISREG(st.st_mode);
-	if (found && size != NULL)
-		*size = st.st_size;
 	free(path);
 	return (found);
+}
+
+static uint32_t
+mirror_pack_be32(const unsigned char *p)
+{
+	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | (uint32_t)p[3]);
+}
+
+/*
+ * The header of an .idx (v2, or v1 without one) and its fanout table,
+ * whose last entry is the number of objects; f is left at the first id.
+ */
+static int
+mirror_pack_idx_head(FILE *f, unsigned char fanout[256 * 4], bool *v2)
+{
+	unsigned char	head[8];
+
+	if (fread(head, 1, sizeof head, f) != sizeof head)
+		return (-EINVAL);
+	if (memcmp(head, "\377tOc", 4) == 0) {
+		if (mirror_pack_be32(head + 4) != 2)
+			return (-EINVAL);
+		*v2 = true;
+		if (fread(fanout, 1, 256 * 4, f) != 256 * 4)
+			return (-EINVAL);
+	} else {
+		/* Version 1: no header, offset before each id. */
+		*v2 = false;
+		memcpy(fanout, head, sizeof head);
+		if (fread(fanout + sizeof head, 1, 256 * 4 - sizeof head, f) !=
+		    256 * 4 - sizeof head)
+			return (-EINVAL);
+	}
+	if (mirror_pack_be32(fanout + 255 * 4) > MIRROR_PACK_IDX_MAX)
+		return (-EINVAL);
+	return (0);
+}
+
+static uint32_t
+mirror_pack_objects(const char *base)
+{
+	FILE		*f;
+	unsigned char	 fanout[256 * 4];
+	char		*path = xasprintf("%s.idx", base);
+	uint32_t	 n = 0;
+	bool		 v2;
+
+	if ((f = fopen(path, "re")) != NULL) {
+		if (mirror_pack_idx_head(f, fanout, &v2) == 0)
+			n = mirror_pack_be32(fanout + 255 * 4);
+		fclose(f);
+	}
+	free(path);
+	return (n);
 }
 
 /* The packs (pack-*.idx with their .pack) and the orphaned .pack files. */
@@ -114,7 +167,6 @@ mirror_pack_list(const char *dir, struct mirror_pack_list *l)
 	struct dirent	*e;
 	char		*base;
 	size_t		 len;
-	off_t		 size;
 
 	memset(l, 0, sizeof *l);
 	if ((d = opendir(dir)) == NULL)
@@ -126,22 +178,21 @@ mirror_pack_list(const char *dir, struct mirror_pack_list *l)
 		if (strcmp(e->d_name + len - 4, ".idx") == 0) {
 			base = xasprintf("%s/%.*s", dir, (int)(len - 4),
 			    e->d_name);
-			if (!mirror_pack_exists(base, ".pack", &size)) {
+			if (!mirror_pack_exists(base, ".pack")) {
 				free(base);
 				continue;
 			}
 			l->packs = xreallocarray(l->packs, l->n + 1,
 			    sizeof *l->packs);
 			l->packs[l->n].base = base;
-			l->packs[l->n].size = size;
-			l->packs[l->n].keep = mirror_pack_exists(base, ".keep",
-			    NULL);
+			l->packs[l->n].objects = mirror_pack_objects(base);
+			l->packs[l->n].keep = mirror_pack_exists(base, ".keep");
 			l->n++;
 		} else if (strcmp(e->d_name + len - 5, ".pack") == 0) {
 			base = xasprintf("%s/%.*s", dir, (int)(len - 5),
 			    e->d_name);
-			if (mirror_pack_exists(base, ".idx", NULL) ||
-			    mirror_pack_exists(base, ".keep", NULL)) {
+			if (mirror_pack_exists(base, ".idx") ||
+			    mirror_pack_exists(base, ".keep")) {
 				free(base);
 				continue;
 			}
@@ -159,16 +210,9 @@ mirror_pack_by_size(const void *a, const void *b)
 {
 	const struct mirror_pack	*pa = a, *pb = b;
 
-	if (pa->size != pb->size)
-		return (pa->size > pb->size ? -1 : 1);
+	if (pa->objects != pb->objects)
+		return (pa->objects > pb->objects ? -1 : 1);
 	return (strcmp(pa->base, pb->base));
-}
-
-static uint32_t
-mirror_pack_be32(const unsigned char *p)
-{
-	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | (uint32_t)p[3]);
 }
 
 /* Insert every object of one pack, read from its .idx (v1 or v2). */
@@ -176,11 +220,12 @@ static int
 mirror_pack_insert_idx(git_packbuilder *pb, const char *base, char **cause)
 {
 	FILE		*f;
-	unsigned char	 head[8], fanout[256 * 4], entry[24];
+	unsigned char	 fanout[256 * 4], entry[24];
 	char		*path = xasprintf("%s.idx", base);
 	git_oid		 oid;
 	uint32_t	 n, i;
-	size_t		 step, skip;
+	size_t		 step;
+	bool		 v2;
 	int		 error = -EIO;
 
 	if ((f = fopen(path, "re")) == NULL) {
@@ -189,31 +234,14 @@ mirror_pack_insert_idx(git_packbuilder *pb, const char *base, char **cause)
 		free(path);
 		return (error);
 	}
-	if (fread(head, 1, sizeof head, f) != sizeof head)
+	if (mirror_pack_idx_head(f, fanout, &v2) != 0)
 		goto bad;
-	if (memcmp(head, "\377tOc", 4) == 0) {
-		if (mirror_pack_be32(head + 4) != 2)
-			goto bad;
-		if (fread(fanout, 1, sizeof fanout, f) != sizeof fanout)
-			goto bad;
-		step = 20;
-		skip = 0;
-	} else {
-		/* Version 1: no header, offset before each id. */
-		memcpy(fanout, head, sizeof head);
-		if (fread(fanout + sizeof head, 1, sizeof fanout - sizeof head,
-		    f) != sizeof fanout - sizeof head)
-			goto bad;
-		step = 24;
-		skip = 4;
-	}
 	n = mirror_pack_be32(fanout + 255 * 4);
-	if (n > MIRROR_PACK_IDX_MAX)
-		goto bad;
+	step = v2 ? 20 : 24;
 	for (i = 0; i < n; i++) {
 		if (fread(entry, 1, step, f) != step)
 			goto bad;
-		git_oid_fromraw(&oid, entry + skip);
+		git_oid_fromraw(&oid, entry + (v2 ? 0 : 4));
 		if (git_packbuilder_insert(pb, &oid, NULL) != 0) {
 			*cause = mirror_pack_cause(path);
 			goto out;
@@ -303,24 +331,28 @@ mirror_pack_count(git_repository *repo)
 
 /*
  * Which packs to roll: the list sorted biggest first, the first index
- * rolled (packs from it on).  A pack stays while it is more than twice
- * the size of all smaller ones together; kept packs (.keep) stay.
+ * rolled (packs from it on).  A pack stays while it holds more than twice
+ * the objects of all smaller ones together; kept packs (.keep) stay.
+ * Objects, not bytes: a fetched pack carries whole the objects its deltas
+ * were made against (libgit2's indexer completes thin packs), the 4.3 MB
+ * deployments/ tree of 100,000 deployments in each, so 16 fetches weigh
+ * more bytes than the first pack but roll into one tree and 15 deltas.
  */
 static size_t
 mirror_pack_split(struct mirror_pack_list *l, size_t limit)
 {
-	off_t	*below;
+	uint64_t *below;
 	size_t	 i, split;
 
 	qsort(l->packs, l->n, sizeof *l->packs, mirror_pack_by_size);
 	below = xcalloc(l->n + 1, sizeof *below);
 	for (i = l->n; i > 0; i--)
 		below[i - 1] = below[i] +
-		    (l->packs[i - 1].keep ? 0 : l->packs[i - 1].size);
+		    (l->packs[i - 1].keep ? 0 : l->packs[i - 1].objects);
 	for (split = 0; split < l->n; split++) {
 		if (l->packs[split].keep)
 			continue;
-		if (l->packs[split].size <= 2 * below[split + 1])
+		if (l->packs[split].objects <= 2 * below[split + 1])
 			break;
 	}
 	free(below);

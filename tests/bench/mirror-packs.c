@@ -95,26 +95,45 @@ pack_maps(void)
 	return (n);
 }
 
+/* The peak RSS from now on (Linux resets VmHWM on "5"). */
+static void
+vm_peak_reset(void)
+{
+	FILE	*f;
+
+	if ((f = fopen("/proc/self/clear_refs", "we")) == NULL)
+		return;
+	fputs("5", f);
+	fclose(f);
+}
+
 static long
-vm_rss_kb(void)
+vm_status_kb(const char *key)
 {
 	FILE	*f;
 	char	 line[256], *end;
+	size_t	 len = strlen(key);
 	long	 kb = -1;
 
 	if ((f = fopen("/proc/self/status", "re")) == NULL)
 		return (-1);
 	while (fgets(line, sizeof line, f) != NULL) {
-		if (strncmp(line, "VmRSS:", 6) == 0) {
+		if (strncmp(line, key, len) == 0) {
 			errno = 0;
-			kb = strtol(line + 6, &end, 10);
-			if (errno != 0 || end == line + 6)
+			kb = strtol(line + len, &end, 10);
+			if (errno != 0 || end == line + len)
 				kb = -1;
 			break;
 		}
 	}
 	fclose(f);
 	return (kb);
+}
+
+static long
+vm_rss_kb(void)
+{
+	return (vm_status_kb("VmRSS:"));
 }
 
 static void
@@ -387,7 +406,7 @@ main(int argc, char **argv)
 	char		*cause = NULL;
 	const char	*base;
 	size_t		 files = 1000, npacks, seen = 0;
-	long		 v;
+	long		 v, rss;
 	double		 t0;
 	int		 ch, keep = 0, rollup = 1, apart = 0, i;
 
@@ -452,14 +471,17 @@ main(int argc, char **argv)
 		if (!rollup)
 			goto next;
 		check(git_repository_open_bare(&r, dir), "open");
+		vm_peak_reset();
+		rss = vm_rss_kb();
 		t0 = now();
 		if (mirror_pack_consolidate(r, MIRROR_PACK_LIMIT, &seen,
 		    &cause) != 0) {
 			fprintf(stderr, "mirror-packs: %s\n", cause);
 			return (1);
 		}
-		printf("  roll-up %.3f s (limit %d)\n", now() - t0,
-		    MIRROR_PACK_LIMIT);
+		printf("  roll-up %.3f s (limit %d), peak RSS +%ld kB\n",
+		    now() - t0, MIRROR_PACK_LIMIT,
+		    vm_status_kb("VmHWM:") - rss);
 		git_repository_free(r);
 		measure_apart(dir, "after", files);
 		printf("  one pack of everything (option a) %.3f s\n",
