@@ -206,7 +206,7 @@ mirror_pack_list(const char *dir, struct mirror_pack_list *l)
 }
 
 static int
-mirror_pack_by_size(const void *a, const void *b)
+mirror_pack_by_objects(const void *a, const void *b)
 {
 	const struct mirror_pack	*pa = a, *pb = b;
 
@@ -344,7 +344,7 @@ mirror_pack_split(struct mirror_pack_list *l, size_t limit)
 	uint64_t *below;
 	size_t	 i, split;
 
-	qsort(l->packs, l->n, sizeof *l->packs, mirror_pack_by_size);
+	qsort(l->packs, l->n, sizeof *l->packs, mirror_pack_by_objects);
 	below = xcalloc(l->n + 1, sizeof *below);
 	for (i = l->n; i > 0; i--)
 		below[i - 1] = below[i] +
@@ -402,7 +402,7 @@ mirror_pack_consolidate(git_repository *repo, size_t limit, size_t *seen,
 		rolled++;
 	}
 	error = 0;
-	if (rolled < 2)
+	if (rolled < 2)		/* only .keep packs: nothing to fold */
 		goto out;
 	error = -EIO;
 	if (git_packbuilder_write(pb, dir, 0, NULL, NULL) != 0) {
