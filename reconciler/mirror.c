@@ -44,6 +44,8 @@ struct mirror {
 	git_repository		*local;		/* the remote, if a local path */
 	time_t			 deadline;	/* of the fetch under way */
 	int			 tries;		/* credential attempts */
+	size_t			 packs;		/* seen after the last fetch */
+	char			*pack_error;	/* the last roll-up's failure */
 };
 
 static char *
@@ -108,6 +110,7 @@ mirror_open(struct mirror **out, const char *dir, const char *url,
 		*cause = mirror_cause(dir);
 		goto fail;
 	}
+	m->packs = mirror_pack_count(m->repo);
 	*out = m;
 	return (0);
 
@@ -418,6 +421,32 @@ mirror_remote(struct mirror *m, char **cause)
 	return (0);
 }
 
+/*
+ * After a fetch: the small packs rolled into one past the limit.  A
+ * failure leaves the packs as they are (every object still there), and
+ * does not fail the fetch; the next one tries again.
+ */
+static void
+mirror_packs(struct mirror *m)
+{
+	char	*cause = NULL;
+
+	free(m->pack_error);
+	m->pack_error = NULL;
+	if (mirror_pack_consolidate(m->repo, MIRROR_PACK_LIMIT, &m->packs,
+	    &cause) != 0)
+		m->pack_error = cause;
+	else
+		free(cause);
+	git_error_clear();
+}
+
+const char *
+mirror_pack_error(const struct mirror *m)
+{
+	return (m->pack_error);
+}
+
 /* Did the last connection list this ref ("refs/heads/B:..." works too)? */
 static bool
 mirror_advertised(struct mirror *m, const char *spec)
@@ -493,8 +522,11 @@ mirror_fetch(struct mirror *m, int deadline, git_oid *tip, char **cause)
 	int			 error = -EIO;
 
 	*cause = NULL;
-	if (mirror_unchanged(m, tip))
+	if (mirror_unchanged(m, tip)) {
+		/* Another handle (the ledger's) may have rolled packs up. */
+		mirror_packs(m);
 		return (0);
+	}
 	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
 	if ((error = mirror_remote(m, cause)) != 0)
 		return (error);
@@ -523,6 +555,7 @@ mirror_fetch(struct mirror *m, int deadline, git_oid *tip, char **cause)
 		goto out;
 	}
 	error = 0;
+	mirror_packs(m);
 out:
 	free(spec);
 	git_remote_disconnect(remote);
@@ -648,6 +681,7 @@ mirror_push(struct mirror *m, const char *branch, const git_oid *commit,
 	int			 error = -EIO, rc;
 
 	*cause = NULL;
+	mirror_packs(m);	/* handles on packs another one removed */
 	ref = xasprintf("refs/heads/%s", branch);
 	if ((local = mirror_local_path(m->url)) != NULL) {
 		error = mirror_push_local(m, local, ref, commit, expect, cause);
@@ -738,6 +772,7 @@ mirror_free(struct mirror *m)
 	free(m->known_hosts);
 	free(m->host_error);
 	free(m->push_error);
+	free(m->pack_error);
 	free(m);
 	git_libgit2_shutdown();
 }
@@ -797,6 +832,7 @@ mirror_fetch_ref(struct mirror *m, const char *url, const char *src,
 		goto out;
 	}
 	error = 0;
+	mirror_packs(m);
 out:
 	free(spec);
 	git_remote_disconnect(remote);

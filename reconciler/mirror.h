@@ -85,4 +85,33 @@ int	 mirror_fetch_ref(struct mirror *, const char *url, const char *src,
 /* Delete one of the mirror's refs; 0 if it is gone or never was. */
 int	 mirror_drop_ref(struct mirror *, const char *ref);
 
+/*
+ * mirror-pack.c: the mirror's packs kept few.  Each fetch adds a pack;
+ * mirror_fetch and mirror_fetch_ref roll the small ones into one when
+ * there are more than MIRROR_PACK_LIMIT.  16: below it a lookup that
+ * misses scans few enough indexes and a mirror holds 16 to 32 fds and
+ * mmaps at most, and a roll-up comes once per 16 fetches, each rewriting
+ * only the objects of the small packs (git's gc.autoPackLimit is 50 but
+ * git keeps no repository open for days).
+ */
+#define MIRROR_PACK_LIMIT	16
+
+/* Packs (pack-*.idx with their .pack) in the repository's objects/pack. */
+size_t	 mirror_pack_count(git_repository *);
+/*
+ * Roll the small packs into one when there are more than limit, write it
+ * and sync it, then remove the packs it replaces and reopen the
+ * repository's objects so that none of their handles stay open.  *seen is
+ * the count this handle saw last (0 at first): fewer packs now means
+ * another handle rolled them, and the objects are reopened too; it
+ * receives the count after.  Every object stays (nothing unreachable is
+ * dropped).
+ */
+int	 mirror_pack_consolidate(git_repository *, size_t limit,
+	    size_t *seen, char **cause);
+/* Why the last fetch's roll-up failed (borrowed), or NULL. */
+const char *mirror_pack_error(const struct mirror *);
+/* A new odb for the repository: the old one's pack handles go with it. */
+int	 mirror_pack_reopen(git_repository *, char **cause);
+
 #endif
