@@ -16,6 +16,7 @@
 
 #include "compat.h"
 #include "engine-int.h"
+#include "mirror.h"
 #include "workspace.h"
 #include "xmalloc.h"
 
@@ -387,6 +388,7 @@ erun_prepare(struct erun *run, char **cause)
 	json_t			*env = NULL, *v;
 	const char		*k;
 	char			*tmp, *plugin_cache = NULL;
+	size_t			 packs;
 	int			 error;
 
 	if (r->git == NULL &&
@@ -394,6 +396,21 @@ erun_prepare(struct erun *run, char **cause)
 		*cause = xasprintf("cannot open %s", r->mirror_dir);
 		return (-EIO);
 	}
+	/*
+	 * Fewer packs than this handle saw: the fetch rolled them up and
+	 * removed the old ones, which stay open through this handle (an fd
+	 * and mmaps each) until its objects are reopened.  Were that to
+	 * fail, the old handles still read what they held: try next time.
+	 */
+	packs = mirror_pack_count(r->git);
+	if (packs < r->git_packs) {
+		char *why = NULL;
+
+		if (mirror_pack_reopen(r->git, &why) != 0)
+			packs = r->git_packs;
+		free(why);
+	}
+	r->git_packs = packs;
 	run->statedir = xasprintf("%s/deployments/%s/%s", e->state_dir,
 	    r->name, d->name);
 	run->rundir = xasprintf("%s/runs/%lld", e->state_dir,

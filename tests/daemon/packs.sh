@@ -39,7 +39,8 @@ check "every commit is still in the mirror" \
 check "git fsck finds the mirror whole" \
     git --git-dir="$mirror" fsck --no-progress --connectivity-only
 deleted=$(ls -l "/proc/$d_pid/fd" 2>/dev/null | grep -c 'objects/pack/.*(deleted)')
-echo "# fds on removed packs: $deleted"
+check "no fd left on a removed pack, the engine's handle's neither ($deleted)" \
+    test "$deleted" = 0
 open=$(ls -l "/proc/$d_pid/fd" 2>/dev/null | grep -c 'objects/pack/')
 echo "# fds on packs: $open"
 check "the daemon holds at most 32 fds on packs ($open)" test "$open" -le 32
