@@ -148,9 +148,21 @@ snapshot() {
 	git -C "$remote" rev-parse -q --verify refs/heads/cloudsphere/status || echo "no ledger"
 	git -C "$remote" rev-parse refs/heads/main
 }
-# A ledger writes after the first applies: let it settle first.
-d_wait_cond 5 git -C "$remote" rev-parse -q --verify refs/heads/cloudsphere/status
-sleep 1
+# A ledger writes after the first applies: until it holds each one's last
+# run and nothing waits to be pushed.
+ledger_settled() {
+	for d in web other keeper; do
+		id=$(d_field "$d" "d['last_run']['id']")
+		git -C "$remote" show "refs/heads/cloudsphere/status:deployments/$d.yaml" 2>/dev/null |
+		    python3 -c "import sys, yaml
+sys.exit(0 if (yaml.safe_load(sys.stdin) or {}).get('last_run', {}).get('id') == $id else 1)" ||
+		    return 1
+	done
+	d_ctl --json status | python3 -c "import json, sys
+l = json.load(sys.stdin)['repositories'][0]['ledger']
+sys.exit(0 if l['pending'] == 0 else 1)"
+}
+d_wait_cond 30 ledger_settled || not_ok "the ledger settles"
 before=$(snapshot)
 
 # Pull request 1: changes web only; its plan takes a second.

@@ -29,10 +29,11 @@ check "a push starts a run within 1 s without polling (${lat} s)" \
 d_stop
 
 # Polling a repository served over HTTP.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(d_free_port)
 python3 "$srcdir/tests/daemon/git-http.py" "$tmp" "$port" >"$tmp/http.log" 2>&1 &
 http_pid=$!
-sleep 0.5
+d_kill_at_exit "$http_pid"
+d_wait_cond 30 d_listening "$port" || not_ok "git-http.py listens"
 sed -i "s|url: .*|url: http://127.0.0.1:$port/remote.git|; s|poll_interval: .*|poll_interval: 1s|" \
     "$tmp/cloudsphered.yaml"
 d_start || { not_ok "daemon starts with an HTTP remote"; tap_done; }
