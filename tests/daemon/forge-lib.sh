@@ -12,7 +12,6 @@
 #	fd_violations		requests that broke the contract, one a line
 #	fd_token		the token the daemon must send (and never log)
 
-corpus=${CORPUS_DIR:-$srcdir/../shared/corpus}
 fd_pid=
 fd_token=tok-$$-3f9a1c7e
 fd_record=

@@ -15,6 +15,9 @@
 #	d_wait_cond SECONDS CMD...	wait until CMD succeeds
 #	d_runs DEPLOYMENT	its runs as "id action state" lines, oldest first
 #	d_release PATH N	once N applies wait at barrier PATH, let them end
+#	d_listen		the API and webhooks on TCP too ($port, $tmp/api.token)
+#	d_webhook FORGE		the repository takes FORGE's webhooks ($tmp/hook.secret)
+#	d_pull_event FORGE ARGS...	a pull request's delivery (pull-event.py)
 #	d_free_port		a free TCP port on loopback
 #	d_listening PORT [BANNER]	whether something listens there
 #	d_kill_at_exit PID	a helper process d_cleanup stops
@@ -33,6 +36,7 @@ builddir=${top_builddir:-.}
 srcdir=${top_srcdir:-.}
 case $builddir in /*) ;; *) builddir=$(pwd)/$builddir ;; esac
 daemon_bin=$builddir/cloudsphered
+corpus=${CORPUS_DIR:-$srcdir/../shared/corpus}
 ctl_bin=$builddir/cloudspherectl
 
 unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE 2>/dev/null
@@ -261,6 +265,32 @@ d_at_barrier() {
 d_release() {
 	d_wait_cond 60 d_at_barrier "$2" || return 1
 	touch "$1"
+}
+
+d_listen() {
+	port=$(d_free_port)
+	printf 'api-token-for-the-test\n' >"$tmp/api.token"
+	chmod 600 "$tmp/api.token"
+	sed -i "1i listen: 127.0.0.1:$port\napi_token_file: $tmp/api.token" \
+	    "$tmp/cloudsphered.yaml"
+}
+
+# After d_setup and d_listen (its lines end the repository's entry).
+d_webhook() {
+	printf 'webhook secret of the %s test\n' "$1" >"$tmp/hook.secret"
+	chmod 600 "$tmp/hook.secret"
+	echo "    webhook: { forge: $1, secret_file: $tmp/hook.secret }" \
+	    >>"$tmp/cloudsphered.yaml"
+}
+
+# d_pull_event FORGE ACTION NUMBER SHA HEAD BASE [REPO]: built from the
+# corpus's real delivery, signed as FORGE does; prints the HTTP answer.
+d_pull_event() {
+	f=$1
+	shift
+	python3 "$srcdir/tests/daemon/pull-event.py" --forge "$f" \
+	    "http://127.0.0.1:$port/hooks/$f/infra" "$tmp/hook.secret" \
+	    "$corpus" "$@"
 }
 
 d_free_port() {

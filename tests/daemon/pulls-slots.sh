@@ -8,23 +8,15 @@ set -u
 . "${top_srcdir:-.}/tests/tap.sh"
 . "${top_srcdir:-.}/tests/daemon/lib.sh"
 
-corpus=${CORPUS_DIR:-$srcdir/../shared/corpus}
 if [ ! -d "$corpus/github/webhooks/octokit" ]; then
 	skip "no corpus at $corpus"
 	tap_done
 fi
 
 d_setup 0
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-printf 'api-token-for-the-test\n' >"$tmp/api.token"
-printf 'webhook secret of the slots test\n' >"$tmp/hook.secret"
-chmod 600 "$tmp/api.token" "$tmp/hook.secret"
 sed -i "s/^max_parallel_runs: .*/max_parallel_runs: 1/" "$tmp/cloudsphered.yaml"
-sed -i "1i listen: 127.0.0.1:$port\napi_token_file: $tmp/api.token" \
-    "$tmp/cloudsphered.yaml"
-cat >>"$tmp/cloudsphered.yaml" <<EOF
-    webhook: { forge: github, secret_file: $tmp/hook.secret }
-EOF
+d_listen
+d_webhook github
 d_deployment slow "inputs: { value: one }"
 d_deployment web "inputs: { value: one }"
 d_deployment late "inputs: { value: one }"
@@ -36,9 +28,7 @@ d_check_phase web ready
 d_check_phase late ready
 
 hook() {
-	python3 "$srcdir/tests/daemon/pull-event.py" \
-	    "http://127.0.0.1:$port/hooks/github/infra" "$tmp/hook.secret" \
-	    "$corpus" "$@"
+	d_pull_event github "$@"
 }
 
 # The one slot is taken by a slow apply of the branch.

@@ -13,18 +13,14 @@ set -u
 . "${top_srcdir:-.}/tests/tap.sh"
 . "${top_srcdir:-.}/tests/daemon/lib.sh"
 
-corpus=${CORPUS_DIR:-$srcdir/../shared/corpus}
 if [ ! -d "$corpus/github/webhooks/octokit" ]; then
 	skip "no corpus at $corpus"
 	tap_done
 fi
 
 d_setup 0
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-printf 'api-token-for-the-test\n' >"$tmp/api.token"
-printf 'webhook secret of the pulls test\n' >"$tmp/hook.secret"
 printf 'forge-token-of-the-test\n' >"$tmp/forge.token"
-chmod 600 "$tmp/api.token" "$tmp/hook.secret" "$tmp/forge.token"
+chmod 600 "$tmp/forge.token"
 record=$tmp/forge-requests.jsonl
 : >"$record"
 python3 "$srcdir/tests/forge-double.py" --corpus "$corpus" \
@@ -32,13 +28,12 @@ python3 "$srcdir/tests/forge-double.py" --corpus "$corpus" \
     --token forge-token-of-the-test --project Codertocat/Hello-World \
     >>"$tmp/double.log" 2>&1 &
 double_pid=$!
-trap 'kill $double_pid 2>/dev/null; d_cleanup' EXIT
+d_kill_at_exit $double_pid
 d_wait_cond 10 test -s "$tmp/double.port" || { not_ok "forge double starts"; tap_done; }
 dport=$(cat "$tmp/double.port")
-sed -i "1i listen: 127.0.0.1:$port\napi_token_file: $tmp/api.token" \
-    "$tmp/cloudsphered.yaml"
+d_listen
+d_webhook github
 cat >>"$tmp/cloudsphered.yaml" <<EOF
-    webhook: { forge: github, secret_file: $tmp/hook.secret }
     forge: { kind: github, api_url: "http://127.0.0.1:$dport", project: Codertocat/Hello-World, token_file: $tmp/forge.token }
     pull_requests: { plan: true, forks: false }
 EOF
@@ -82,9 +77,7 @@ d_check_phase other ready
 d_check_phase keeper ready
 
 hook() {
-	python3 "$srcdir/tests/daemon/pull-event.py" \
-	    "http://127.0.0.1:$port/hooks/github/infra" "$tmp/hook.secret" \
-	    "$corpus" "$@"
+	d_pull_event github "$@"
 }
 
 # The double's record: statuses of SHA for CONTEXT, in order.
