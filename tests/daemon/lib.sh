@@ -36,8 +36,8 @@ builddir=${top_builddir:-.}
 srcdir=${top_srcdir:-.}
 case $builddir in /*) ;; *) builddir=$(pwd)/$builddir ;; esac
 daemon_bin=$builddir/cloudsphered
-corpus=${CORPUS_DIR:-$srcdir/../shared/corpus}
 ctl_bin=$builddir/cloudspherectl
+corpus=${CORPUS_DIR:-$srcdir/../shared/corpus}
 
 unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE 2>/dev/null
 export GIT_AUTHOR_NAME=test GIT_AUTHOR_EMAIL=test@example.invalid
@@ -321,7 +321,7 @@ EOF
 # host key of its own, that lets $(id -un) in with the key $tmp/client_key
 # (no password, no PAM).  $tmp/known_hosts names its host key (d_known_hosts
 # PUBKEY prints the line for another key).  Returns once sshd answers with
-# its banner, 1 if it does not within 30 s; d_cleanup stops it.
+# its banner, 1 if it does not by the deadline; d_cleanup stops it.
 d_sshd_start() {
 	sshd_port=$(d_free_port)
 	rm -f "$tmp/host_key" "$tmp/host_key.pub" "$tmp/client_key" "$tmp/client_key.pub"
