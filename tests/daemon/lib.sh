@@ -158,12 +158,14 @@ EOF
 d_start() {
 	"$daemon_bin" -d -v -c "$tmp/cloudsphered.yaml" >>"$tmp/daemon.log" 2>&1 &
 	d_pid=$!
-	d_wait_cond 10 d_started && [ -S "$tmp/ctl.sock" ]
+	d_wait_cond 10 d_started && d_ctl status >/dev/null 2>&1
 }
 
-# The control socket is there, or the daemon has exited (no use waiting).
+# The control socket answers, or the daemon has exited (no use waiting).
+# Not the socket's path alone: bind(2) makes it before listen(2), and a
+# client connecting in between is refused.
 d_started() {
-	[ -S "$tmp/ctl.sock" ] || ! kill -0 "$d_pid" 2>/dev/null
+	! kill -0 "$d_pid" 2>/dev/null || d_ctl status >/dev/null 2>&1
 }
 
 d_stop() {
