@@ -31,8 +31,9 @@ hook() {
 	d_pull_event github "$@"
 }
 
-# The one slot is taken by a slow apply of the branch.
-d_deployment slow "inputs: { value: two, sleep: 3 }"
+# The one slot is taken by an apply of the branch that ends when the test
+# says (a barrier), once everything below is queued.
+d_deployment slow "inputs: { value: two, barrier: $tmp/release }"
 d_commit "slow: two"
 d_wait_cond 20 grep -q "start slow apply" "$events"
 # Meanwhile a pull request's plan of web queues...
@@ -56,6 +57,7 @@ d_wait_cond 10 late_queued
 out=$(d_ctl apply web 2>&1)
 check "web's own apply is not refused for the plan of it ($out)" \
     sh -c "printf '%s' '$out' | grep -q queued"
+d_release "$tmp/release" 1 || not_ok "slow's apply reaches the barrier"
 planned() { grep -q "start web plan" "$events"; }
 check "the plan runs in the end" d_wait_cond 30 planned
 order=$(grep -E "^start (late apply|web apply|web plan)" "$events" | tail -3 | cut -d' ' -f2,3 | tr '\n' ',')
