@@ -100,7 +100,7 @@ d_deployment slow "inputs: { sleep: 30, value: t }"
 d_commit "slow: long"
 d_wait_cond 20 d_is_phase slow applying
 run=$(d_runs slow | tail -1 | awk '{ print $1 }')
-sleep 0.5
+d_wait_cond 20 grep -q "start slow apply" "$events"	# the provider runs
 check "cancel exits 0" d_ctl cancel "$run"
 cancelled() { test "$(d_runs slow | tail -1 | awk '{ print $3 }')" = cancelled; }
 check "the run is cancelled" d_wait_cond 20 cancelled

@@ -106,7 +106,8 @@ check "the approved drift plan restores the file" d_wait_cond 40 restored
 # is not part of the fingerprint: no apply for the commit itself.
 sed -i 's/drift: detect/drift: correct/' "$work/deployments/conf.yaml"
 d_commit "conf: correct drift"
-sleep 1
+loaded() { grep -q "infra: commit $(git -C "$work" rev-parse --short=12 HEAD) " "$tmp/daemon.log"; }
+d_wait_cond 30 loaded || not_ok "the daemon loads the commit that says correct"
 echo "edited in correct mode" >"$target/conf"
 check "correct mode restores the file" d_wait_cond 40 restored
 check "by an apply with trigger drift" sh -c "'$ctl_bin' -s '$tmp/ctl.sock' --json runs conf | python3 -c \"import json,sys

@@ -7,9 +7,7 @@
 # checked to fail with a clear cause instead, and the test says so.
 set -u
 . "${top_srcdir:-.}/tests/tap.sh"
-srcdir=${top_srcdir:-.}
-builddir=${top_builddir:-.}
-case $builddir in /*) ;; *) builddir=$(pwd)/$builddir ;; esac
+. "${top_srcdir:-.}/tests/daemon/lib.sh"	# d_wait_cond only
 case $srcdir in /*) ;; *) srcdir=$(pwd)/$srcdir ;; esac
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cs-example.XXXXXX")
 pid=
@@ -27,13 +25,11 @@ phase() {
 	ctl --json show "$1" 2>/dev/null |
 	    python3 -c "import json,sys; print(json.load(sys.stdin)['phase'])" 2>/dev/null
 }
-wait_phase() {
-	i=0
-	while [ "$(phase "$1")" != "$2" ] && [ $i -lt 600 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
+is_phase() {
 	[ "$(phase "$1")" = "$2" ]
+}
+wait_phase() {
+	d_wait_cond 60 is_phase "$1" "$2"
 }
 check_phase() {
 	if wait_phase "$1" "$2"; then ok "$1 becomes $2"
@@ -48,8 +44,7 @@ export HOME=$tmp	# ansible writes ~/.ansible
 DEMO_DIR=$tmp/demo CLOUDSPHERED=$builddir/cloudsphered \
     sh "$srcdir/examples/demo.sh" >"$tmp/demo.log" 2>&1 &
 pid=$!
-i=0
-while [ ! -S "$tmp/demo/control.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+d_wait_cond 30 test -S "$tmp/demo/control.sock"
 check "the demo starts the daemon" test -S "$tmp/demo/control.sock"
 
 check_phase hello-staging ready
@@ -90,8 +85,7 @@ d = json.load(sys.stdin)
 assert d['outputs']['message'].endswith('everyone!'), d['outputs']
 assert d['phase'] == 'ready'"
 }
-i=0
-while ! greeted >/dev/null 2>&1 && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+d_wait_cond 60 greeted
 check "a pushed change is applied" greeted
 no_secret() { ! grep -r -q -F "$(cat "$tmp/demo/secrets/hello_api_token")" "$tmp/demo/state/cloudsphere.db"*; }
 check "the secret's value is not in the store" no_secret

@@ -12,7 +12,6 @@
 #	fd_violations		requests that broke the contract, one a line
 #	fd_token		the token the daemon must send (and never log)
 
-corpus=${CORPUS_DIR:-$srcdir/../shared/corpus}
 fd_pid=
 fd_token=tok-$$-3f9a1c7e
 fd_record=
@@ -29,12 +28,7 @@ fd_start() {
 	    --token "$fd_token" --project "$fd_project" \
 	    >>"$tmp/forge-double.log" 2>&1 &
 	fd_pid=$!
-	i=0
-	while [ ! -s "$tmp/forge.port" ] && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ -s "$tmp/forge.port" ] || return 1
+	d_wait_cond 10 test -s "$tmp/forge.port" || return 1
 	fd_port=$(cat "$tmp/forge.port")
 	case $fd_kind in
 	github) fd_api=http://127.0.0.1:$fd_port/github ;;

@@ -19,11 +19,14 @@ d_setup 0
 sed -i "s|url: .*|url: file://$remote|" "$tmp/cloudsphered.yaml"
 printf 'sup3r-s3cret-value\n' >"$tmp/secrets/probe_token"
 chmod 600 "$tmp/secrets/probe_token"
-d_deployment alpha "inputs: { value: a, token: \"\${{ secrets.probe_token }}\" }"
-d_deployment beta "inputs: { value: b }"
+# The two first applies end together (a barrier), as close as the batch
+# window needs whatever the machine's load.
+d_deployment alpha "inputs: { value: a, token: \"\${{ secrets.probe_token }}\", barrier: $tmp/release }"
+d_deployment beta "inputs: { value: b, barrier: $tmp/release }"
 d_commit "two deployments"
 d_start || { not_ok "daemon starts"; tap_done; }
 ok "daemon starts"
+d_release "$tmp/release" 2 || not_ok "both applies reach the barrier"
 d_check_phase alpha ready
 d_check_phase beta ready
 
@@ -168,11 +171,16 @@ check "and the status clears" d_wait_cond 5 status_ledger "l['pending'] == 0 and
 check "and the other writer's file is still there" test "$(g show $L:notes.txt | wc -l)" -eq 12
 
 # Killed with an update not pushed: it arrives after the restart.
+# The run's end and its mark are one store transaction: once the plan has
+# ended, the update waits in the store.
 mv "$remote" "$remote.away"
+n=$(d_runs alpha | wc -l)
 d_ctl plan alpha >/dev/null 2>&1
+plan_ended() {
+	d_runs alpha | awk -v n="$n" 'NR > n && $2 == "plan" && $3 == "succeeded" { f = 1 } END { exit !f }'
+}
+d_wait_cond 15 plan_ended || not_ok "the plan ends"
 a_run=$(d_runs alpha | awk 'END { print $1 }')
-d_wait_cond 15 d_is_phase alpha ready
-sleep 1
 d_stop KILL
 mv "$remote.away" "$remote"
 check "the plan did not reach the ledger before the kill" sh -c "! git -C '$remote' show $L:deployments/alpha.yaml | grep -q 'id: $a_run\$'"
@@ -226,10 +234,11 @@ rebuilt() {
 }
 
 # Over HTTP, through git http-backend (receive-pack enabled).
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(d_free_port)
 python3 "$srcdir/tests/daemon/git-http.py" "$tmp" "$port" >"$tmp/http.log" 2>&1 &
 http_pid=$!
-trap 'kill $http_pid 2>/dev/null; d_cleanup' EXIT
+d_kill_at_exit $http_pid
+d_wait_cond 30 d_listening "$port" || not_ok "git-http.py listens"
 g config http.receivepack true
 sed -i "s|url: .*|url: http://127.0.0.1:$port/remote.git|; s|poll_interval: .*|poll_interval: 1s\n    ledger_branch: ledger/http|" \
     "$tmp/cloudsphered.yaml"
@@ -267,39 +276,12 @@ d_stop
 kill $http_pid 2>/dev/null
 
 # Over SSH, to a real sshd on loopback (known_hosts checked as for fetch).
-sshd=/usr/sbin/sshd
-if [ ! -x "$sshd" ] || ! command -v ssh-keygen >/dev/null 2>&1; then
+if ! d_have_sshd; then
 	skip "sshd (openssh-server) is not installed"
 	tap_done
 fi
-sport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-ssh-keygen -q -t ed25519 -N '' -f "$tmp/host_key"
-ssh-keygen -q -t ed25519 -N '' -f "$tmp/client_key"
-cp "$tmp/client_key.pub" "$tmp/authorized_keys"
-chmod 600 "$tmp/authorized_keys" "$tmp/client_key"
-cat >"$tmp/sshd_config" <<EOF
-Port $sport
-ListenAddress 127.0.0.1
-HostKey $tmp/host_key
-AuthorizedKeysFile $tmp/authorized_keys
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-PermitRootLogin prohibit-password
-StrictModes no
-UsePAM no
-PidFile $tmp/sshd.pid
-LogLevel ERROR
-EOF
-[ "$(id -u)" = 0 ] && mkdir -p /run/sshd
-"$sshd" -D -e -f "$tmp/sshd_config" >"$tmp/sshd.log" 2>&1 &
-sshd_pid=$!
-trap 'kill $sshd_pid 2>/dev/null; d_cleanup' EXIT
-i=0
-while ! grep -q "" "$tmp/sshd.pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-sleep 0.3
-printf '[127.0.0.1]:%s %s\n' "$sport" "$(cut -d' ' -f1,2 "$tmp/host_key.pub")" >"$tmp/known_hosts"
-sed -i "s|url: .*|url: ssh://$(id -un)@127.0.0.1:$sport$remote|; s|ledger_branch: .*|ledger_branch: ledger/ssh\n    auth: { ssh_key: $tmp/client_key, known_hosts: $tmp/known_hosts }|" \
+d_sshd_start || { not_ok "sshd starts"; tap_done; }
+sed -i "s|url: .*|url: $(d_ssh_url "$remote")|; s|ledger_branch: .*|ledger_branch: ledger/ssh\n$(d_ssh_auth "$tmp/known_hosts")|" \
     "$tmp/cloudsphered.yaml"
 d_deployment delta "inputs: { value: d }"
 d_commit "delta"
@@ -313,5 +295,5 @@ check "pushed over SSH: delta's status is on ledger/ssh" d_wait_cond 15 ssh_ok
 check "and its log" sh -c "git -C '$remote' show ledger/ssh:logs/delta.log | grep -q 'probe delta apply'"
 check "a push rejected over SSH is rebuilt on the other writer's tip" rebuilt ledger/ssh delta
 d_stop
-kill $sshd_pid 2>/dev/null
+d_sshd_stop
 tap_done

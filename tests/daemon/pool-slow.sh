@@ -11,7 +11,7 @@ set -u
 
 d_setup 0
 d_commit "first"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(d_free_port)
 # Accepts, reads, never answers; the connections stay open until it dies.
 python3 -c '
 import socket, sys, threading
@@ -25,7 +25,8 @@ while True:
     held.append(c)
 ' "$port" >"$tmp/silent.log" 2>&1 &
 silent_pid=$!
-sleep 0.5
+d_kill_at_exit "$silent_pid"
+d_wait_cond 30 d_listening "$port" || not_ok "the silent server listens"
 mkdir -p "$tmp/repos"
 {
 	sed '/^repositories:/,$d' "$tmp/cloudsphered.yaml"

@@ -51,16 +51,9 @@ plan_round() {
 
 	d_setup 0
 	trap 'fd_stop; d_cleanup' EXIT
-	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	printf 'api-token-for-the-test\n' >"$tmp/api.token"
-	printf 'webhook secret of the %s round\n' "$kind" >"$tmp/hook.secret"
-	chmod 600 "$tmp/api.token" "$tmp/hook.secret"
-	sed -i "1i listen: 127.0.0.1:$port\napi_token_file: $tmp/api.token" \
-	    "$tmp/cloudsphered.yaml"
-	cat >>"$tmp/cloudsphered.yaml" <<EOF
-    webhook: { forge: $kind, secret_file: $tmp/hook.secret }
-    pull_requests: { plan: true }
-EOF
+	d_listen
+	d_webhook "$kind"
+	echo "    pull_requests: { plan: true }" >>"$tmp/cloudsphered.yaml"
 	fd_start "$kind" "$project" || { not_ok "$kind: the double starts"; return; }
 	d_deployment web "inputs: { value: one }"
 	d_commit "web"
@@ -72,10 +65,8 @@ EOF
 	git -C "$work" commit -q -am "web: two"
 	sha1=$(git -C "$work" rev-parse HEAD)
 	git -C "$work" push -q origin "HEAD:$ref"
-	check "$kind: the delivery is accepted" test "$(python3 \
-	    "$srcdir/tests/daemon/pull-event.py" --forge "$kind" \
-	    "http://127.0.0.1:$port/hooks/$kind/infra" "$tmp/hook.secret" \
-	    "$corpus" opened 7 "$sha1" feature main)" = 202
+	check "$kind: the delivery is accepted" \
+	    test "$(d_pull_event "$kind" opened 7 "$sha1" feature main)" = 202
 	fd_wait_ok "$sha1" "$ctx" success 30
 	d_wait_cond 10 test "$(comments comment-create)" -ge 1
 	sleep 1
@@ -89,9 +80,7 @@ EOF
 	git -C "$work" commit -q -am "web: three"
 	sha2=$(git -C "$work" rev-parse HEAD)
 	git -C "$work" push -q -f origin "HEAD:$ref"
-	python3 "$srcdir/tests/daemon/pull-event.py" --forge "$kind" \
-	    "http://127.0.0.1:$port/hooks/$kind/infra" "$tmp/hook.secret" \
-	    "$corpus" synchronize 7 "$sha2" feature main >/dev/null
+	d_pull_event "$kind" synchronize 7 "$sha2" feature main >/dev/null
 	fd_wait_ok "$sha2" "$ctx" success 30
 	d_wait_cond 10 test "$(comments comment-edit)" -ge 1
 	check "$kind: the new head edits the same comment" \

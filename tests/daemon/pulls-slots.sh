@@ -8,23 +8,15 @@ set -u
 . "${top_srcdir:-.}/tests/tap.sh"
 . "${top_srcdir:-.}/tests/daemon/lib.sh"
 
-corpus=${CORPUS_DIR:-$srcdir/../shared/corpus}
 if [ ! -d "$corpus/github/webhooks/octokit" ]; then
 	skip "no corpus at $corpus"
 	tap_done
 fi
 
 d_setup 0
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-printf 'api-token-for-the-test\n' >"$tmp/api.token"
-printf 'webhook secret of the slots test\n' >"$tmp/hook.secret"
-chmod 600 "$tmp/api.token" "$tmp/hook.secret"
 sed -i "s/^max_parallel_runs: .*/max_parallel_runs: 1/" "$tmp/cloudsphered.yaml"
-sed -i "1i listen: 127.0.0.1:$port\napi_token_file: $tmp/api.token" \
-    "$tmp/cloudsphered.yaml"
-cat >>"$tmp/cloudsphered.yaml" <<EOF
-    webhook: { forge: github, secret_file: $tmp/hook.secret }
-EOF
+d_listen
+d_webhook github
 d_deployment slow "inputs: { value: one }"
 d_deployment web "inputs: { value: one }"
 d_deployment late "inputs: { value: one }"
@@ -36,13 +28,12 @@ d_check_phase web ready
 d_check_phase late ready
 
 hook() {
-	python3 "$srcdir/tests/daemon/pull-event.py" \
-	    "http://127.0.0.1:$port/hooks/github/infra" "$tmp/hook.secret" \
-	    "$corpus" "$@"
+	d_pull_event github "$@"
 }
 
-# The one slot is taken by a slow apply of the branch.
-d_deployment slow "inputs: { value: two, sleep: 3 }"
+# The one slot is taken by an apply of the branch that ends when the test
+# says (a barrier), once everything below is queued.
+d_deployment slow "inputs: { value: two, barrier: $tmp/release }"
 d_commit "slow: two"
 d_wait_cond 20 grep -q "start slow apply" "$events"
 # Meanwhile a pull request's plan of web queues...
@@ -66,6 +57,7 @@ d_wait_cond 10 late_queued
 out=$(d_ctl apply web 2>&1)
 check "web's own apply is not refused for the plan of it ($out)" \
     sh -c "printf '%s' '$out' | grep -q queued"
+d_release "$tmp/release" 1 || not_ok "slow's apply reaches the barrier"
 planned() { grep -q "start web plan" "$events"; }
 check "the plan runs in the end" d_wait_cond 30 planned
 order=$(grep -E "^start (late apply|web apply|web plan)" "$events" | tail -3 | cut -d' ' -f2,3 | tr '\n' ',')

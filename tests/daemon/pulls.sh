@@ -13,18 +13,14 @@ set -u
 . "${top_srcdir:-.}/tests/tap.sh"
 . "${top_srcdir:-.}/tests/daemon/lib.sh"
 
-corpus=${CORPUS_DIR:-$srcdir/../shared/corpus}
 if [ ! -d "$corpus/github/webhooks/octokit" ]; then
 	skip "no corpus at $corpus"
 	tap_done
 fi
 
 d_setup 0
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-printf 'api-token-for-the-test\n' >"$tmp/api.token"
-printf 'webhook secret of the pulls test\n' >"$tmp/hook.secret"
 printf 'forge-token-of-the-test\n' >"$tmp/forge.token"
-chmod 600 "$tmp/api.token" "$tmp/hook.secret" "$tmp/forge.token"
+chmod 600 "$tmp/forge.token"
 record=$tmp/forge-requests.jsonl
 : >"$record"
 python3 "$srcdir/tests/forge-double.py" --corpus "$corpus" \
@@ -32,13 +28,12 @@ python3 "$srcdir/tests/forge-double.py" --corpus "$corpus" \
     --token forge-token-of-the-test --project Codertocat/Hello-World \
     >>"$tmp/double.log" 2>&1 &
 double_pid=$!
-trap 'kill $double_pid 2>/dev/null; d_cleanup' EXIT
+d_kill_at_exit $double_pid
 d_wait_cond 10 test -s "$tmp/double.port" || { not_ok "forge double starts"; tap_done; }
 dport=$(cat "$tmp/double.port")
-sed -i "1i listen: 127.0.0.1:$port\napi_token_file: $tmp/api.token" \
-    "$tmp/cloudsphered.yaml"
+d_listen
+d_webhook github
 cat >>"$tmp/cloudsphered.yaml" <<EOF
-    webhook: { forge: github, secret_file: $tmp/hook.secret }
     forge: { kind: github, api_url: "http://127.0.0.1:$dport", project: Codertocat/Hello-World, token_file: $tmp/forge.token }
     pull_requests: { plan: true, forks: false }
 EOF
@@ -82,9 +77,7 @@ d_check_phase other ready
 d_check_phase keeper ready
 
 hook() {
-	python3 "$srcdir/tests/daemon/pull-event.py" \
-	    "http://127.0.0.1:$port/hooks/github/infra" "$tmp/hook.secret" \
-	    "$corpus" "$@"
+	d_pull_event github "$@"
 }
 
 # The double's record: statuses of SHA for CONTEXT, in order.
@@ -148,9 +141,21 @@ snapshot() {
 	git -C "$remote" rev-parse -q --verify refs/heads/cloudsphere/status || echo "no ledger"
 	git -C "$remote" rev-parse refs/heads/main
 }
-# A ledger writes after the first applies: let it settle first.
-d_wait_cond 5 git -C "$remote" rev-parse -q --verify refs/heads/cloudsphere/status
-sleep 1
+# A ledger writes after the first applies: until it holds each one's last
+# run and nothing waits to be pushed.
+ledger_settled() {
+	for d in web other keeper; do
+		id=$(d_field "$d" "d['last_run']['id']")
+		git -C "$remote" show "refs/heads/cloudsphere/status:deployments/$d.yaml" 2>/dev/null |
+		    python3 -c "import sys, yaml
+sys.exit(0 if (yaml.safe_load(sys.stdin) or {}).get('last_run', {}).get('id') == $id else 1)" ||
+		    return 1
+	done
+	d_ctl --json status | python3 -c "import json, sys
+l = json.load(sys.stdin)['repositories'][0]['ledger']
+sys.exit(0 if l['pending'] == 0 else 1)"
+}
+d_wait_cond 30 ledger_settled || not_ok "the ledger settles"
 before=$(snapshot)
 
 # Pull request 1: changes web only; its plan takes a second.

@@ -7,49 +7,20 @@ set -u
 . "${top_srcdir:-.}/tests/tap.sh"
 . "${top_srcdir:-.}/tests/daemon/lib.sh"
 
-sshd=/usr/sbin/sshd
-if [ ! -x "$sshd" ] || ! command -v ssh-keygen >/dev/null 2>&1; then
+if ! d_have_sshd; then
 	skip "sshd (openssh-server) is not installed"
 	tap_done
 fi
 d_setup 0
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-user=$(id -un)
-ssh-keygen -q -t ed25519 -N '' -f "$tmp/host_key"
-ssh-keygen -q -t ed25519 -N '' -f "$tmp/client_key"
+d_sshd_start || { not_ok "sshd starts"; tap_done; }
 ssh-keygen -q -t ed25519 -N '' -f "$tmp/other_host_key"
-cp "$tmp/client_key.pub" "$tmp/authorized_keys"
-chmod 600 "$tmp/authorized_keys" "$tmp/client_key"
-cat >"$tmp/sshd_config" <<EOF
-Port $port
-ListenAddress 127.0.0.1
-HostKey $tmp/host_key
-AuthorizedKeysFile $tmp/authorized_keys
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-PermitRootLogin prohibit-password
-StrictModes no
-UsePAM no
-PidFile $tmp/sshd.pid
-LogLevel ERROR
-EOF
-[ "$(id -u)" = 0 ] && mkdir -p /run/sshd
-"$sshd" -D -e -f "$tmp/sshd_config" >"$tmp/sshd.log" 2>&1 &
-sshd_pid=$!
-trap 'kill $sshd_pid 2>/dev/null; d_cleanup' EXIT
-i=0
-while ! grep -q "" "$tmp/sshd.pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-sleep 0.3
-printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$tmp/host_key.pub")" >"$tmp/known_hosts"
-printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$tmp/other_host_key.pub")" >"$tmp/wrong_hosts"
+d_known_hosts "$tmp/other_host_key.pub" >"$tmp/wrong_hosts"
 : >"$tmp/empty_hosts"
 
 d_deployment viassh "inputs: { value: over-ssh }"
 d_commit "over ssh"
-url="ssh://$user@127.0.0.1:$port$remote"
 setconf() {
-	sed -i "s|url: .*|url: $url|; s|poll_interval: .*|poll_interval: 0s\n    auth: { ssh_key: $tmp/client_key, known_hosts: $1 }|" \
+	sed -i "s|url: .*|url: $(d_ssh_url "$remote")|; s|poll_interval: .*|poll_interval: 0s\n$(d_ssh_auth "$1")|" \
 	    "$tmp/cloudsphered.yaml"
 }
 cp "$tmp/cloudsphered.yaml" "$tmp/base.yaml"
@@ -78,4 +49,5 @@ check "sync fetches the next commit over SSH" d_ctl sync infra
 again() { test "$(cat "$state/deployments/infra/viassh/applied" 2>/dev/null)" = again; }
 check "and applies it" d_wait_cond 20 again
 d_stop
+d_sshd_stop
 tap_done

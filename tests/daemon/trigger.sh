@@ -1,6 +1,6 @@
 #!/bin/sh
 # cloudsphered end to end (TAP): a push to a watched local bare repository
-# starts a run within 1 s with polling off (inotify); a repository the
+# starts a run within 1 s (x d_slow) with polling off (inotify); a repository the
 # daemon cannot watch (served over HTTP by git http-backend) is picked up
 # by polling; cloudspherectl sync fetches at once.
 set -u
@@ -14,25 +14,28 @@ d_start || { not_ok "daemon starts"; tap_done; }
 ok "daemon starts"
 d_check_phase first ready
 
-# inotify: time from the push to the provider's start.
+# inotify: time from the ref's landing in the bare repository (its
+# mtime: git push's own processes are not the daemon's latency) to the
+# provider's start.  1 s, times d_slow on a loaded machine.
 d_deployment first "inputs: { value: two }"
 git -C "$work" add -A
 git -C "$work" commit -q -m "first: two"
-t0=$(date +%s.%N)
 git -C "$work" push -q origin main
+t0=$(stat -c %.9Y "$remote/refs/heads/main")
 second() { test "$(grep -c 'start first apply' "$events")" -ge 2; }
 d_wait_cond 5 second
 t1=$(awk '$1 == "start" && $2 == "first" { t = $4 } END { print t }' "$events")
 lat=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-check "a push starts a run within 1 s without polling (${lat} s)" \
-    awk -v l="$lat" 'BEGIN { exit !(l > 0 && l < 1) }'
+check "a push starts a run within $d_slow x 1 s without polling (${lat} s)" \
+    awk -v l="$lat" -v max="$d_slow" 'BEGIN { exit !(l > 0 && l < max) }'
 d_stop
 
 # Polling a repository served over HTTP.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(d_free_port)
 python3 "$srcdir/tests/daemon/git-http.py" "$tmp" "$port" >"$tmp/http.log" 2>&1 &
 http_pid=$!
-sleep 0.5
+d_kill_at_exit "$http_pid"
+d_wait_cond 30 d_listening "$port" || not_ok "git-http.py listens"
 sed -i "s|url: .*|url: http://127.0.0.1:$port/remote.git|; s|poll_interval: .*|poll_interval: 1s|" \
     "$tmp/cloudsphered.yaml"
 d_start || { not_ok "daemon starts with an HTTP remote"; tap_done; }
