@@ -1,7 +1,7 @@
 /*
- * Streaming redaction of secret values.  The held-back tail is at most the
- * longest value minus one byte, so a value split between two chunks is
- * still found; memory is bounded by the secrets, not by the stream.  A
+ * Streaming redaction of secret values.  The held-back tail is what could
+ * still start a value, at most the longest value minus one byte, so a
+ * value split between two chunks is still found; memory is bounded by the secrets, not by the stream.  A
  * value is also looked for as JSON spells it (escaped quotes, backslashes,
  * control characters, and \uXXXX for non-ASCII as Python's json prints
  * it), since tools print values inside JSON (ansible's debug, terraform
@@ -132,9 +132,23 @@ redact_match(const struct redact *r, const char *p, size_t len)
 	return (best);
 }
 
+/* Could the n bytes at p, the end of what came so far, start a secret? */
+static bool
+redact_could_start(const struct redact *r, const char *p, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < r->n; i++) {
+		if (r->len[i] > n && memcmp(p, r->v[i], n) == 0)
+			return (true);
+	}
+	return (false);
+}
+
 /*
  * Redact data (already joined with the held bytes), emitting everything
- * but a tail that could still start a secret.
+ * but a tail that could still start a secret: only such a tail, so that
+ * a provider's last line is not kept from a follower while it is silent.
  */
 static void
 redact_run(struct redact *r, const char *data, size_t len, int final,
@@ -145,7 +159,8 @@ redact_run(struct redact *r, const char *data, size_t len, int final,
 	keep = final || r->longest == 0 ? 0 :
 	    (len < r->longest - 1 ? len : r->longest - 1);
 	while (i < len) {
-		if (!final && len - i <= keep)
+		if (!final && len - i <= keep &&
+		    redact_could_start(r, data + i, len - i))
 			break;
 		if ((m = redact_match(r, data + i, len - i)) != 0) {
 			if (i > start)

@@ -22,6 +22,7 @@ provider: script
 inputs:
   token: { type: string, secret: true }
   mode: { type: string, default: big }
+  gate: { type: string, default: "" }
 timeouts: { plan: 30s, apply: 60s, destroy: 30s }
 script:
   command: ./chatty
@@ -49,6 +50,9 @@ def split_secret(where):
 if sys.argv[1] == "apply" and inputs["mode"] == "slow":
     for i in range(30):
         w(1, "tick %d\n" % i)
+        # After tick 5 the run waits for the test to have seen it live.
+        while i == 5 and inputs["gate"] and not os.path.exists(inputs["gate"]):
+            time.sleep(0.05)
         time.sleep(0.1)
     w(1, "slow done\n")
 elif sys.argv[1] == "apply":
@@ -141,10 +145,10 @@ check "what was stored is the cap and the marker" \
     test "$(wc -c <"$tmp/big.log")" -lt $((128 * 1024 + 100))
 
 # A slow provider followed live: its lines arrive while it runs.
-cat >"$work/deployments/slow.yaml" <<'EOF'
+cat >"$work/deployments/slow.yaml" <<EOF
 blueprint: chatty
 environment: test
-inputs: { token: "${{ secrets.logtoken }}", mode: slow }
+inputs: { token: "\${{ secrets.logtoken }}", mode: slow, gate: "$tmp/gate" }
 EOF
 d_commit "a slow provider"
 d_wait_phase slow applying 30
@@ -153,6 +157,7 @@ d_ctl log "$run" -f >"$tmp/follow" 2>&1 &
 follower=$!
 live() { grep -q "tick 5" "$tmp/follow" && d_is_phase slow applying; }
 check "the follower sees the output while the run goes on" d_wait_cond 20 live
+: >"$tmp/gate"
 wait "$follower"; st=$?
 check "log -f follows the run to its end (exit $st)" test $st -eq 0
 ticks_ok() {

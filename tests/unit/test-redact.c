@@ -94,6 +94,34 @@ test_no_secrets_and_binary(void **state)
 	redact_free(r);
 }
 
+/*
+ * What could not start a secret is emitted at once, not held back by the
+ * secret's length: a silent provider's last line reaches a follower.
+ */
+static void
+test_holds_only_a_possible_start(void **state)
+{
+	char		*secrets[] = { "Log-Secret-Value-31337" };
+	struct redact	*r = redact_new(secrets, 1);
+	struct sink	 k = { xstrdup(""), 0 };
+
+	(void)state;
+	redact_add(r, "tick 5\n", 7, sink_add, &k);
+	assert_string_equal(k.s, "tick 5\n");
+	/* A tail that may be the secret's start waits for what follows. */
+	redact_add(r, "tick 6 Log-Se", 13, sink_add, &k);
+	assert_string_equal(k.s, "tick 5\ntick 6 ");
+	redact_add(r, "cret-Value-31337 x", 18, sink_add, &k);
+	assert_string_equal(k.s, "tick 5\ntick 6 *** x");
+	/* Once it cannot be the secret any more, it goes out. */
+	redact_add(r, "Log-Sec", 7, sink_add, &k);
+	redact_add(r, "tion\n", 5, sink_add, &k);
+	assert_string_equal(k.s, "tick 5\ntick 6 *** xLog-Section\n");
+	redact_finish(r, sink_add, &k);
+	free(k.s);
+	redact_free(r);
+}
+
 int
 main(void)
 {
@@ -101,6 +129,7 @@ main(void)
 		cmocka_unit_test(test_split_everywhere),
 		cmocka_unit_test(test_longest_first_and_short),
 		cmocka_unit_test(test_no_secrets_and_binary),
+		cmocka_unit_test(test_holds_only_a_possible_start),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
