@@ -57,7 +57,8 @@ test_address(void **state)
 	assert_int_equal(notify_address("@/org/freedesktop/systemd1/notify",
 	    &sun, &len), 1);
 	assert_int_equal(sun.sun_path[0], '\0');
-	assert_memory_equal(sun.sun_path + 1, "/org/freedesktop/systemd1/notify",
+	assert_memory_equal(sun.sun_path + 1,
+	    "/org/freedesktop/systemd1/notify",
 	    strlen("/org/freedesktop/systemd1/notify"));
 	assert_int_equal(len, SUN_OFF + 1 +
 	    strlen("/org/freedesktop/systemd1/notify"));
