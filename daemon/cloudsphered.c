@@ -24,9 +24,6 @@
 #include <event2/event.h>
 #include <git2.h>
 #include <jansson.h>
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "api.h"
 #include "conf.h"
@@ -34,6 +31,7 @@
 #include "hooks.h"
 #include "ledger.h"
 #include "log.h"
+#include "notify.h"
 #include "outbox.h"
 #include "proc.h"
 #include "pulls.h"
@@ -86,28 +84,21 @@ usage(void)
 	exit(2);
 }
 
+/* systemd is told, when it asks to be (notify.h); a failure is no error. */
 static void
 notify(const char *state)
 {
-#ifdef HAVE_SYSTEMD
-	sd_notify(0, state);
-#else
-	(void)state;
-#endif
+	(void)notify_send(state);
 }
 
 static void
 notify_status(struct daemon *d)
 {
-#ifdef HAVE_SYSTEMD
 	size_t	running, queued;
 
 	engine_counts(d->engine, &running, &queued);
-	sd_notifyf(0, "STATUS=%zu repositories, %zu runs running, %zu queued",
+	(void)notify_sendf("STATUS=%zu repositories, %zu runs running, %zu queued",
 	    d->nrepos, running, queued);
-#else
-	(void)d;
-#endif
 }
 
 /* The key that hashes secrets into fingerprints: random, kept 0600. */
@@ -462,20 +453,19 @@ on_prune(evutil_socket_t fd, short events, void *arg)
 static void
 watchdog_start(struct daemon *d)
 {
-#ifdef HAVE_SYSTEMD
 	uint64_t	usec;
 	struct timeval	tv;
+	int		error;
 
-	if (sd_watchdog_enabled(0, &usec) <= 0)
+	if ((error = notify_watchdog(&usec)) < 0)
+		log_warnx("WATCHDOG_USEC or WATCHDOG_PID malformed: no watchdog");
+	if (error <= 0)
 		return;
 	usec /= 2;
 	tv.tv_sec = (time_t)(usec / 1000000);
 	tv.tv_usec = (suseconds_t)(usec % 1000000);
 	d->watchdog = event_new(d->base, -1, EV_PERSIST, on_watchdog, d);
 	event_add(d->watchdog, &tv);
-#else
-	(void)d;
-#endif
 }
 
 static int

@@ -28,6 +28,7 @@
 #include "buf.h"
 #include "engine.h"
 #include "forge.h"
+#include "libcurl.h"
 #include "log.h"
 #include "outbox.h"
 #include "reporter.h"
@@ -75,6 +76,7 @@ struct reporter {
 	struct event_base	*base;
 	struct store		*store;
 	struct reporter_config	 cfg;
+	const struct libcurl	*lc;		/* NULL until a forge comes */
 	CURLM			*multi;
 	struct event		*curl_timer;	/* libcurl's own timeouts */
 	struct event		*kick;		/* deliver now */
@@ -153,11 +155,11 @@ reporter_check(struct reporter *rp)
 	int		 left;
 	struct rreq	*q;
 
-	while ((msg = curl_multi_info_read(rp->multi, &left)) != NULL) {
+	while ((msg = rp->lc->multi_info_read(rp->multi, &left)) != NULL) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		q = NULL;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &q);
+		rp->lc->easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &q);
 		if (q != NULL)
 			reporter_done(q, msg->data.result);
 	}
@@ -173,7 +175,7 @@ reporter_on_socket(evutil_socket_t fd, short what, void *arg)
 		flags |= CURL_CSELECT_IN;
 	if (what & EV_WRITE)
 		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(rp->multi, fd, flags, &running);
+	rp->lc->multi_socket_action(rp->multi, fd, flags, &running);
 	reporter_check(rp);
 }
 
@@ -190,7 +192,7 @@ reporter_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
 		if (rs != NULL) {
 			event_free(rs->ev);
 			free(rs);
-			curl_multi_assign(rp->multi, fd, NULL);
+			rp->lc->multi_assign(rp->multi, fd, NULL);
 		}
 		return (0);
 	}
@@ -204,7 +206,7 @@ reporter_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
 		rs->rp = rp;
 		rs->fd = fd;
 		rs->ev = event_new(rp->base, fd, kind, reporter_on_socket, rp);
-		curl_multi_assign(rp->multi, fd, rs);
+		rp->lc->multi_assign(rp->multi, fd, rs);
 	} else {
 		event_del(rs->ev);
 		event_assign(rs->ev, rp->base, fd, kind, reporter_on_socket,
@@ -222,7 +224,8 @@ reporter_on_curl_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	curl_multi_socket_action(rp->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	rp->lc->multi_socket_action(rp->multi, CURL_SOCKET_TIMEOUT, 0,
+	    &running);
 	reporter_check(rp);
 }
 
@@ -258,10 +261,7 @@ reporter_new(struct reporter **out, struct event_base *base,
 	struct reporter	*rp;
 
 	*out = NULL;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		*cause = xstrdup("cannot initialise libcurl");
-		return (-EIO);
-	}
+	(void)cause;
 	rp = xcalloc(1, sizeof *rp);
 	rp->base = base;
 	rp->store = store;
@@ -279,23 +279,48 @@ reporter_new(struct reporter **out, struct event_base *base,
 		rp->cfg.retry_max_ms = rp->cfg.retry_min_ms;
 	TAILQ_INIT(&rp->forges);
 	TAILQ_INIT(&rp->reqs);
-	if ((rp->multi = curl_multi_init()) == NULL) {
-		free(rp);
-		curl_global_cleanup();
-		*cause = xstrdup("cannot initialise libcurl");
-		return (-EIO);
-	}
-	curl_multi_setopt(rp->multi, CURLMOPT_SOCKETFUNCTION,
-	    reporter_socket_cb);
-	curl_multi_setopt(rp->multi, CURLMOPT_SOCKETDATA, rp);
-	curl_multi_setopt(rp->multi, CURLMOPT_TIMERFUNCTION, reporter_timer_cb);
-	curl_multi_setopt(rp->multi, CURLMOPT_TIMERDATA, rp);
-	curl_multi_setopt(rp->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-	    (long)rp->cfg.max_in_flight);
 	rp->curl_timer = evtimer_new(base, reporter_on_curl_timer, rp);
 	rp->kick = evtimer_new(base, reporter_on_kick, rp);
 	rp->retry = evtimer_new(base, reporter_on_kick, rp);
 	*out = rp;
+	return (0);
+}
+
+/*
+ * libcurl and its multi handle, the first time a forge is added: a
+ * daemon that reports to no forge never maps libcurl (libcurl.h).
+ */
+static int
+reporter_open(struct reporter *rp, char **cause)
+{
+	const struct libcurl	*lc;
+	char			*c = NULL;
+
+	if (rp->multi != NULL)
+		return (0);
+	if ((lc = libcurl_load(&c)) == NULL) {
+		*cause = c;
+		return (-ENOENT);
+	}
+	if (lc->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		*cause = xstrdup("cannot initialise libcurl");
+		return (-EIO);
+	}
+	if ((rp->multi = lc->multi_init()) == NULL) {
+		lc->global_cleanup();
+		*cause = xstrdup("cannot initialise libcurl");
+		return (-EIO);
+	}
+	rp->lc = lc;
+	lc->multi_setopt(rp->multi, CURLMOPT_SOCKETFUNCTION,
+	    reporter_socket_cb);
+	lc->multi_setopt(rp->multi, CURLMOPT_SOCKETDATA, rp);
+	lc->multi_setopt(rp->multi, CURLMOPT_TIMERFUNCTION, reporter_timer_cb);
+	lc->multi_setopt(rp->multi, CURLMOPT_TIMERDATA, rp);
+	lc->multi_setopt(rp->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+	    (long)rp->cfg.max_in_flight);
+	log_debug("forge reporting: %s loaded (%s)", LIBCURL_SONAME,
+	    lc->version());
 	return (0);
 }
 
@@ -318,6 +343,11 @@ reporter_add(struct reporter *rp, int64_t repository_id,
 	}
 	if ((error = reporter_read_token(token_file, &token, cause)) != 0)
 		return (error);
+	if ((error = reporter_open(rp, cause)) != 0) {
+		explicit_bzero(token, strlen(token));
+		free(token);
+		return (error);
+	}
 	if ((error = forge_new(&f, kind, api_url, project, token, &c)) != 0) {
 		explicit_bzero(token, strlen(token));
 		free(token);
@@ -392,13 +422,14 @@ reporter_header_cb(char *data, size_t size, size_t n, void *arg)
 static void
 reporter_req_free(struct rreq *q)
 {
-	size_t	i;
+	const struct libcurl	*lc = q->rp->lc;
+	size_t			 i;
 
 	if (q->easy != NULL) {
-		curl_multi_remove_handle(q->rp->multi, q->easy);
-		curl_easy_cleanup(q->easy);
+		lc->multi_remove_handle(q->rp->multi, q->easy);
+		lc->easy_cleanup(q->easy);
 	}
-	curl_slist_free_all(q->headers);
+	lc->slist_free_all(q->headers);
 	forge_request_release(&q->req);
 	outbox_item_release(&q->item);
 	buf_release(&q->body);
@@ -419,10 +450,11 @@ reporter_what(const struct outbox_item *it)
 static int
 reporter_start(struct reporter *rp, struct rforge *rf, struct outbox_item *it)
 {
-	struct rreq	*q;
-	size_t		 i;
-	int		 error;
-	char		*what;
+	const struct libcurl	*lc = rp->lc;
+	struct rreq		*q;
+	size_t			 i;
+	int			 error;
+	char			*what;
 
 	q = xcalloc(1, sizeof *q);
 	q->rp = rp;
@@ -447,38 +479,38 @@ reporter_start(struct reporter *rp, struct rforge *rf, struct outbox_item *it)
 		reporter_req_free(q);
 		return (0);
 	}
-	if ((q->easy = curl_easy_init()) == NULL) {
+	if ((q->easy = lc->easy_init()) == NULL) {
 		reporter_req_free(q);
 		return (-ENOMEM);
 	}
 	for (i = 0; i < q->req.nheaders; i++)
-		q->headers = curl_slist_append(q->headers, q->req.headers[i]);
-	q->headers = curl_slist_append(q->headers, "Expect:");
-	curl_easy_setopt(q->easy, CURLOPT_URL, q->req.url);
-	curl_easy_setopt(q->easy, CURLOPT_CUSTOMREQUEST, q->req.method);
-	curl_easy_setopt(q->easy, CURLOPT_POSTFIELDS, q->req.body != NULL ?
+		q->headers = lc->slist_append(q->headers, q->req.headers[i]);
+	q->headers = lc->slist_append(q->headers, "Expect:");
+	lc->easy_setopt(q->easy, CURLOPT_URL, q->req.url);
+	lc->easy_setopt(q->easy, CURLOPT_CUSTOMREQUEST, q->req.method);
+	lc->easy_setopt(q->easy, CURLOPT_POSTFIELDS, q->req.body != NULL ?
 	    q->req.body : "");
-	curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE, (long)(q->req.body !=
+	lc->easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE, (long)(q->req.body !=
 	    NULL ? strlen(q->req.body) : 0));
-	curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, q->headers);
-	curl_easy_setopt(q->easy, CURLOPT_WRITEFUNCTION, reporter_write_cb);
-	curl_easy_setopt(q->easy, CURLOPT_WRITEDATA, q);
-	curl_easy_setopt(q->easy, CURLOPT_HEADERFUNCTION, reporter_header_cb);
-	curl_easy_setopt(q->easy, CURLOPT_HEADERDATA, q);
-	curl_easy_setopt(q->easy, CURLOPT_ERRORBUFFER, q->error);
-	curl_easy_setopt(q->easy, CURLOPT_PRIVATE, q);
-	curl_easy_setopt(q->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(q->easy, CURLOPT_TIMEOUT_MS, rp->cfg.timeout_ms);
-	curl_easy_setopt(q->easy, CURLOPT_CONNECTTIMEOUT_MS,
+	lc->easy_setopt(q->easy, CURLOPT_HTTPHEADER, q->headers);
+	lc->easy_setopt(q->easy, CURLOPT_WRITEFUNCTION, reporter_write_cb);
+	lc->easy_setopt(q->easy, CURLOPT_WRITEDATA, q);
+	lc->easy_setopt(q->easy, CURLOPT_HEADERFUNCTION, reporter_header_cb);
+	lc->easy_setopt(q->easy, CURLOPT_HEADERDATA, q);
+	lc->easy_setopt(q->easy, CURLOPT_ERRORBUFFER, q->error);
+	lc->easy_setopt(q->easy, CURLOPT_PRIVATE, q);
+	lc->easy_setopt(q->easy, CURLOPT_NOSIGNAL, 1L);
+	lc->easy_setopt(q->easy, CURLOPT_TIMEOUT_MS, rp->cfg.timeout_ms);
+	lc->easy_setopt(q->easy, CURLOPT_CONNECTTIMEOUT_MS,
 	    rp->cfg.timeout_ms < 10000 ? rp->cfg.timeout_ms : 10000L);
-	curl_easy_setopt(q->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	lc->easy_setopt(q->easy, CURLOPT_FOLLOWLOCATION, 0L);
 #if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(q->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	lc->easy_setopt(q->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
-	curl_easy_setopt(q->easy, CURLOPT_PROTOCOLS,
+	lc->easy_setopt(q->easy, CURLOPT_PROTOCOLS,
 	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-	if (curl_multi_add_handle(rp->multi, q->easy) != CURLM_OK) {
+	if (lc->multi_add_handle(rp->multi, q->easy) != CURLM_OK) {
 		reporter_req_free(q);
 		return (-EIO);
 	}
@@ -518,10 +550,10 @@ reporter_done(struct rreq *q, CURLcode result)
 	TAILQ_REMOVE(&rp->reqs, q, entry);
 	rp->nreqs--;
 	if (result == CURLE_OK)
-		curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
+		rp->lc->easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
 	else
 		raw = xstrdup(q->error[0] != '\0' ? q->error :
-		    curl_easy_strerror(result));
+		    rp->lc->easy_strerror(result));
 	forge_answer_read(rf->forge, q->item.kind, q->item.kind ==
 	    OUTBOX_COMMENT && q->item.remote_id == NULL, status,
 	    (const char *const *)q->lines, q->nlines, q->body.data,
@@ -645,7 +677,10 @@ reporter_run(struct reporter *rp)
 		evtimer_add(rp->retry, &tv);
 	}
 	/* Let libcurl start the new transfers. */
-	curl_multi_socket_action(rp->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	if (rp->multi == NULL)
+		return;
+	rp->lc->multi_socket_action(rp->multi, CURL_SOCKET_TIMEOUT, 0,
+	    &running);
 	reporter_check(rp);
 }
 
@@ -672,11 +707,13 @@ reporter_free(struct reporter *rp)
 		free(rf->repository);
 		free(rf);
 	}
-	curl_multi_cleanup(rp->multi);
 	event_free(rp->curl_timer);
 	event_free(rp->kick);
 	event_free(rp->retry);
-	curl_global_cleanup();
+	if (rp->multi != NULL) {
+		rp->lc->multi_cleanup(rp->multi);
+		rp->lc->global_cleanup();
+	}
 	free(rp);
 }
 

@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -59,6 +60,7 @@ struct watch_hub {
 	struct watch		**heap;		/* by next_poll */
 	size_t			 nheap;
 	size_t			 capheap;
+	uint64_t		 jitter;	/* the polls' PRNG state */
 };
 
 struct watch_result {
@@ -598,6 +600,22 @@ watch_hub_arm(struct watch_hub *h)
 	evtimer_add(h->poll_ev, &tv);
 }
 
+/*
+ * The polls' jitter needs no secret, only spread: xorshift64* seeded once,
+ * since glibc's arc4random made a getrandom(2) call for each poll.
+ */
+static uint64_t
+watch_jitter(struct watch_hub *h, uint64_t bound)
+{
+	uint64_t	x = h->jitter;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	h->jitter = x;
+	return ((x * 0x2545F4914F6CDD1DULL) % bound);
+}
+
 static void
 watch_poll_schedule(struct watch *w, int64_t now)
 {
@@ -606,7 +624,7 @@ watch_poll_schedule(struct watch *w, int64_t now)
 	if (w->poll_interval <= 0)
 		return;
 	/* Up to a tenth of jitter either way. */
-	ms += (long)arc4random_uniform((uint32_t)(ms / 5 + 1)) - ms / 10;
+	ms += (long)watch_jitter(w->hub, (uint64_t)(ms / 5 + 1)) - ms / 10;
 	w->next_poll = now + ms;
 	watch_heap_insert(w->hub, w);
 }
@@ -787,6 +805,8 @@ watch_hub_new(struct watch_hub **out, struct event_base *base,
 	h->pool = pool;
 	h->inotify_fd = -1;
 	h->poll_ev = evtimer_new(base, watch_poll, h);
+	/* xorshift's state must not be 0. */
+	h->jitter = ((uint64_t)arc4random() << 32 | arc4random()) | 1;
 	*out = h;
 	return (0);
 }
