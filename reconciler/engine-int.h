@@ -44,8 +44,6 @@ struct engine_repo {
 	char			*name;
 	int64_t			 store_id;
 	char			*mirror_dir;
-	git_repository		*git;		/* this thread's own handle */
-	size_t			 git_packs;	/* the packs it saw last */
 	struct emodel		*cur;
 	struct emodel		*prev;
 	engine_release_cb	 release;

@@ -16,7 +16,6 @@
 
 #include "compat.h"
 #include "engine-int.h"
-#include "mirror.h"
 #include "workspace.h"
 #include "xmalloc.h"
 
@@ -387,30 +386,10 @@ erun_prepare(struct erun *run, char **cause)
 	struct runner_settings	 settings;
 	json_t			*env = NULL, *v;
 	const char		*k;
+	git_repository		*git;
 	char			*tmp, *plugin_cache = NULL;
-	size_t			 packs;
 	int			 error;
 
-	if (r->git == NULL &&
-	    git_repository_open_bare(&r->git, r->mirror_dir) != 0) {
-		*cause = xasprintf("cannot open %s", r->mirror_dir);
-		return (-EIO);
-	}
-	/*
-	 * Fewer packs than this handle saw: the fetch rolled them up and
-	 * removed the old ones, which stay open through this handle (an fd
-	 * and mmaps each) until its objects are reopened.  Were that to
-	 * fail, the old handles still read what they held: try next time.
-	 */
-	packs = mirror_pack_count(r->git);
-	if (packs < r->git_packs) {
-		char *why = NULL;
-
-		if (mirror_pack_reopen(r->git, &why) != 0)
-			packs = r->git_packs;
-		free(why);
-	}
-	r->git_packs = packs;
 	run->statedir = xasprintf("%s/deployments/%s/%s", e->state_dir,
 	    r->name, d->name);
 	run->rundir = xasprintf("%s/runs/%lld", e->state_dir,
@@ -435,8 +414,18 @@ erun_prepare(struct erun *run, char **cause)
 		    strerror(-error));
 		return (error);
 	}
-	if ((error = workspace_checkout(run->workdir, r->git, &bp->tree,
-	    cause)) != 0)
+	/*
+	 * A handle on the mirror for this checkout only: kept for good, one
+	 * per repository, it cost about 10 KiB each (its parsed config files,
+	 * caches), and held packs the fetch's roll-up has since removed.
+	 */
+	if (git_repository_open_bare(&git, r->mirror_dir) != 0) {
+		*cause = xasprintf("cannot open %s", r->mirror_dir);
+		return (-EIO);
+	}
+	error = workspace_checkout(run->workdir, git, &bp->tree, cause);
+	git_repository_free(git);
+	if (error != 0)
 		return (error);
 
 	if ((error = model_resolve(&run->inputs, &env, d, &res, RESOLVE_REAL,

@@ -117,8 +117,6 @@ engine_free(struct engine *e)
 		TAILQ_REMOVE(&e->repos, r, entry);
 		emodel_unref(r->cur);
 		emodel_unref(r->prev);
-		if (r->git != NULL)
-			git_repository_free(r->git);
 		if (r->retry_ev != NULL)
 			event_free(r->retry_ev);
 		engine_memo_free(r->memo);

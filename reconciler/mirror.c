@@ -81,6 +81,13 @@ mirror_read_options(void)
 	 * zlib's checksum still catches a damaged object.
 	 */
 	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+	/*
+	 * libgit2 caches the small commits and trees it parsed, up to 256
+	 * MiB by default across the process: a daemon reading a new commit
+	 * every few seconds for months would grow to that.  What a load reads
+	 * twice is within one commit's few objects.
+	 */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(4 * 1024 * 1024));
 }
 
 int

@@ -33,7 +33,8 @@ struct mirror;
 
 /*
  * libgit2's process-wide options for reading mirrors: objects are not
- * hashed again on every read (the indexer hashed each as it arrived).
+ * hashed again on every read (the indexer hashed each as it arrived), and
+ * its object cache holds 4 MiB at most.
  * mirror_open sets them; a program reading a mirror's objects otherwise
  * calls it after git_libgit2_init.
  */
