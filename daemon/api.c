@@ -683,7 +683,8 @@ static int
 api_unix_listen(struct api *api, const char *path, char **cause)
 {
 	struct sockaddr_un	 sun;
-	int			 fd;
+	char			*tmp;
+	int			 fd, error;
 	mode_t			 old;
 
 	memset(&sun, 0, sizeof sun);
@@ -692,22 +693,42 @@ api_unix_listen(struct api *api, const char *path, char **cause)
 		*cause = xasprintf("%s: path too long for a socket", path);
 		return (-ENAMETOOLONG);
 	}
-	memcpy(sun.sun_path, path, strlen(path) + 1);
+	/*
+	 * Bound and listening under a temporary name, then renamed into
+	 * place: a client that sees the path can connect (between bind and
+	 * listen it would be refused), and one connected to a daemon before
+	 * it keeps its socket until then.
+	 */
+	tmp = xasprintf("%s.new", path);
+	if (strlen(tmp) >= sizeof sun.sun_path) {
+		free(tmp);
+		tmp = NULL;		/* no room: bound in place */
+	}
+	memcpy(sun.sun_path, tmp != NULL ? tmp : path,
+	    strlen(tmp != NULL ? tmp : path) + 1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 	    0)) == -1) {
-		*cause = xasprintf("socket: %s", strerror(errno));
-		return (-errno);
+		error = errno;
+		*cause = xasprintf("socket: %s", strerror(error));
+		free(tmp);
+		return (-error);
 	}
-	unlink(path);
+	unlink(sun.sun_path);
 	old = umask(0117);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0 ||
-	    listen(fd, 64) != 0) {
+	    listen(fd, 64) != 0 ||
+	    (tmp != NULL && rename(tmp, path) != 0)) {
+		error = errno;
 		umask(old);
-		*cause = xasprintf("%s: %s", path, strerror(errno));
+		*cause = xasprintf("%s: %s", path, strerror(error));
+		if (tmp != NULL)
+			unlink(tmp);
+		free(tmp);
 		close(fd);
-		return (-errno);
+		return (-error);
 	}
 	umask(old);
+	free(tmp);
 	api->unix_fd = fd;
 	api->socket_path = xstrdup(path);
 	api->unix_http = evhttp_new(api->base);
