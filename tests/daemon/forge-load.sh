@@ -57,10 +57,15 @@ echo "not a library" >"$tmp/lib/libcurl.so.4"
 : >"$tmp/daemon.log"
 d_deployment web "inputs: { value: v3 }"
 d_commit "three"
-LD_LIBRARY_PATH=$tmp/lib
-export LD_LIBRARY_PATH
-d_start || { unset LD_LIBRARY_PATH; not_ok "daemon starts, libcurl broken"; tap_done; }
-unset LD_LIBRARY_PATH
+# The daemon alone gets the broken library first: cloudspherectl, which
+# d_start asks whether it answers, links libcurl.
+real_daemon=$daemon_bin
+daemon_bin=$tmp/daemon-broken-curl
+printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec %s "$@"\n' "$tmp/lib" "$real_daemon" \
+    >"$daemon_bin"
+chmod +x "$daemon_bin"
+d_start || { daemon_bin=$real_daemon; not_ok "daemon starts, libcurl broken"; tap_done; }
+daemon_bin=$real_daemon
 ok "daemon starts, libcurl broken"
 check "the log names the library that cannot be loaded" \
     grep -q "infra: forge: cannot load libcurl.so.4: .*nothing is reported to it" \
