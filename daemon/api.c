@@ -695,9 +695,8 @@ api_unix_listen(struct api *api, const char *path, char **cause)
 	}
 	/*
 	 * Bound and listening under a temporary name, then renamed into
-	 * place: a client that sees the path can connect (between bind and
-	 * listen it would be refused), and one connected to a daemon before
-	 * it keeps its socket until then.
+	 * place, so that a client that sees the path can connect: bind
+	 * makes the path, and a connect before listen is refused.
 	 */
 	tmp = xasprintf("%s.new", path);
 	if (strlen(tmp) >= sizeof sun.sun_path) {
