@@ -43,15 +43,11 @@ git_in(const char *dir, const char *const *argv)
 static void
 commit(struct fixture *f, const char *text)
 {
-	const char *add[] = { "git", "add", "-A", NULL };
-	const char *ci[] = { "git", "-c", "user.name=t", "-c",
-	    "user.email=t@t", "commit", "-q", "-m", text, NULL };
 	const char *push[] = { "git", "push", "-q", "-f", f->bare,
 	    "HEAD:main", NULL };
 
 	tu_write(f->work, "file", text, 0);
-	git_in(f->work, add);
-	git_in(f->work, ci);
+	tu_commit_all(f->work, text);
 	git_in(f->work, push);
 }
 

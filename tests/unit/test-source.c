@@ -20,13 +20,9 @@ static void
 git_commit_all(const char *dir)
 {
 	const char *init[] = { "git", "init", "-q", NULL };
-	const char *add[] = { "git", "add", "-A", NULL };
-	const char *commit[] = { "git", "-c", "user.name=t", "-c",
-	    "user.email=t@t", "commit", "-q", "-m", "test", NULL };
 
 	assert_int_equal(tu_run(dir, init), 0);
-	assert_int_equal(tu_run(dir, add), 0);
-	assert_int_equal(tu_run(dir, commit), 0);
+	tu_commit_all(dir, "test");
 }
 
 static void

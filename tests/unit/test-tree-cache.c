@@ -199,17 +199,6 @@ git_in(const char *dir, const char *const *argv)
 	assert_int_equal(tu_run(dir, argv), 0);
 }
 
-static void
-commit_all(const char *dir, const char *msg)
-{
-	const char *add[] = { "git", "add", "-A", NULL };
-	const char *commit[] = { "git", "-c", "user.name=t", "-c",
-	    "user.email=t@t", "commit", "-q", "-m", msg, NULL };
-
-	git_in(dir, add);
-	git_in(dir, commit);
-}
-
 struct entries {
 	char	**names;
 	int	 *types;
@@ -308,7 +297,7 @@ change(const char *work, int k)
 		free(text);
 	}
 	text = xasprintf("change %d", k);
-	commit_all(work, text);
+	tu_commit_all(work, text);
 	free(text);
 }
 
@@ -331,7 +320,7 @@ make_work(const char *dir)
 	tu_write(work, "deployments/sub/x.yaml", "blueprint: web\n", 0);
 	tu_write(work, "deployments/run", "#!/bin/sh\n", 0755);
 	git_in(work, init);
-	commit_all(work, "first");
+	tu_commit_all(work, "first");
 	return (work);
 }
 
@@ -451,7 +440,7 @@ test_small_not_kept(void **state)
 	tree_cache_clear();
 	tu_write(dir, "deployments/a.yaml", "blueprint: web\n", 0);
 	git_in(dir, init);
-	commit_all(dir, "one");
+	tu_commit_all(dir, "one");
 	assert_int_equal(source_git_open(&src, dir, NULL, NULL, &cause), 0);
 	assert_int_equal(src->ops->walk(src, "deployments", entries_add, &a),
 	    0);

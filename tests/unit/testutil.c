@@ -84,3 +84,14 @@ tu_run(const char *dir, const char *const *argv)
 	}
 	return (WIFEXITED(status) ? WEXITSTATUS(status) : 128);
 }
+
+void
+tu_commit_all(const char *dir, const char *msg)
+{
+	const char *add[] = { "git", "add", "-A", NULL };
+	const char *commit[] = { "git", "-c", "user.name=t", "-c",
+	    "user.email=t@t", "commit", "-q", "-m", msg, NULL };
+
+	assert_int_equal(tu_run(dir, add), 0);
+	assert_int_equal(tu_run(dir, commit), 0);
+}

@@ -20,5 +20,7 @@ void	 tu_write(const char *root, const char *path, const char *text,
 	    int mode);
 /* Run a command given as argv (no shell); returns its exit status. */
 int	 tu_run(const char *dir, const char *const *argv);
+/* git add -A and git commit -m msg in dir (a work tree); asserts both. */
+void	 tu_commit_all(const char *dir, const char *msg);
 
 #endif
