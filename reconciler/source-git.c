@@ -122,6 +122,8 @@ source_raw_entry(void *arg, const char *name, unsigned mode,
 	return (w->fn(w->arg, name, source_raw_type(mode), id));
 }
 
+static int	source_git_tree_id(struct source *, const char *, git_oid *);
+
 /*
  * A big folder (deployments/ of thousands) is walked from the tree cache,
  * which reads a new version from its delta against the last one; any
@@ -133,32 +135,24 @@ source_git_walk(struct source *s, const char *path,
     void *arg)
 {
 	struct source_git	*g = (struct source_git *)s;
-	struct tree_buf		*raw = NULL;
+	struct tree_buf		*raw;
 	struct raw_walk		 w = { fn, arg };
-	git_tree_entry		*e;
 	git_tree		*t;
+	git_oid			 id;
 	const unsigned char	*data;
 	size_t			 i, n, len;
 	int			 error;
 
-	if (path[0] != '\0') {
-		if (git_tree_entry_bypath(&e, g->root, path) != 0)
-			return (-ENOENT);
-		if (git_tree_entry_type(e) != GIT_OBJECT_TREE) {
-			git_tree_entry_free(e);
-			return (-ENOTDIR);
-		}
-		raw = tree_cache_get(g->repo, git_tree_entry_id(e));
-		git_tree_entry_free(e);
-	}
-	if (raw != NULL) {
+	if ((error = source_git_tree_id(s, path, &id)) != 0)
+		return (error);
+	if ((raw = tree_cache_get(g->repo, &id)) != NULL) {
 		data = tree_buf_data(raw, &len);
 		error = tree_raw_walk(data, len, source_raw_entry, &w);
 		tree_buf_unref(raw);
 		return (error == -EINVAL ? -EIO : error);
 	}
-	if ((error = source_git_tree(g, path, &t)) != 0)
-		return (error);
+	if (git_tree_lookup(&t, g->repo, &id) != 0)
+		return (-EIO);
 	n = git_tree_entrycount(t);
 	for (i = 0; i < n && error == 0; i++) {
 		const git_tree_entry *te = git_tree_entry_byindex(t, i);

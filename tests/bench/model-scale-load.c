@@ -69,28 +69,39 @@ load_open(const struct repo *r)
  */
 static char	 g_last[GIT_OID_HEXSZ + 1];	/* the last commit loaded */
 
-static void
-tree_hold(const char *hex)
+/* The id of commit hex's deployments/ tree; -1 when it has none. */
+static int
+deployments_id(const char *hex, git_oid *out)
 {
-	struct tree_buf	*tb;
 	git_commit	*c;
 	git_tree	*root;
 	git_tree_entry	*e;
 	git_oid		 oid;
+	int		 rc = -1;
 
-	tree_cache_clear();
-	if (hex == NULL || git_oid_fromstr(&oid, hex) != 0 ||
+	if (git_oid_fromstr(&oid, hex) != 0 ||
 	    git_commit_lookup(&c, g_repo, &oid) != 0)
-		return;
+		return (-1);
 	if (git_commit_tree(&root, c) == 0) {
 		if (git_tree_entry_bypath(&e, root, "deployments") == 0) {
-			tb = tree_cache_get(g_repo, git_tree_entry_id(e));
-			tree_buf_unref(tb);
+			git_oid_cpy(out, git_tree_entry_id(e));
 			git_tree_entry_free(e);
+			rc = 0;
 		}
 		git_tree_free(root);
 	}
 	git_commit_free(c);
+	return (rc);
+}
+
+static void
+tree_hold(const char *hex)
+{
+	git_oid	id;
+
+	tree_cache_clear();
+	if (hex != NULL && deployments_id(hex, &id) == 0)
+		tree_buf_unref(tree_cache_get(g_repo, &id));
 }
 
 void
@@ -135,29 +146,20 @@ load_model(const char *hex, const struct model *prev, double *ms)
 static double
 tree_read(const char *hex)
 {
-	git_commit	*c;
-	git_tree	*root, *t;
-	git_tree_entry	*e;
-	git_oid		 oid;
+	git_tree	*t;
+	git_oid		 id;
 	size_t		 i, n;
 	unsigned	 sum = 0;
 	double		 t0;
 
-	if (git_oid_fromstr(&oid, hex) != 0)
-		die("bad commit id %s", hex);
 	t0 = now_ms();
-	if (git_commit_lookup(&c, g_repo, &oid) != 0 ||
-	    git_commit_tree(&root, c) != 0 ||
-	    git_tree_entry_bypath(&e, root, "deployments") != 0 ||
-	    git_tree_lookup(&t, g_repo, git_tree_entry_id(e)) != 0)
+	if (deployments_id(hex, &id) != 0 ||
+	    git_tree_lookup(&t, g_repo, &id) != 0)
 		die("cannot read deployments/ of %s", hex);
 	n = git_tree_entrycount(t);
 	for (i = 0; i < n; i++)
 		sum += git_tree_entry_id(git_tree_entry_byindex(t, i))->id[0];
 	git_tree_free(t);
-	git_tree_entry_free(e);
-	git_tree_free(root);
-	git_commit_free(c);
 	if (sum == 1)		/* keep the loop */
 		fputc('\0', stderr);
 	return (now_ms() - t0);

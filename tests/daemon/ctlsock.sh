@@ -11,13 +11,13 @@ set -u
 . "${top_srcdir:-.}/tests/tap.sh"
 . "${top_srcdir:-.}/tests/daemon/lib.sh"
 
-d_setup 0
-d_deployment web "inputs: { value: v1 }"
-d_commit "one deployment"
 if ! command -v strace >/dev/null 2>&1; then
 	echo "1..0 # SKIP strace not found"
 	exit 0
 fi
+d_setup 0
+d_deployment web "inputs: { value: v1 }"
+d_commit "one deployment"
 n=3
 refused=0
 i=0
