@@ -44,6 +44,7 @@
 #include <git2/sys/repository.h>
 
 #include "mirror.h"
+#include "pack-idx.h"
 #include "xmalloc.h"
 
 /* An .idx bigger than this is not read (2^24 objects, as git's limit). */
@@ -104,56 +105,18 @@ mirror_pack_exists(const char *base, const char *suffix)
 	return (found);
 }
 
-static uint32_t
-mirror_pack_be32(const unsigned char *p)
-{
-	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | (uint32_t)p[3]);
-}
-
-/*
- * The header of an .idx (v2, or v1 without one) and its fanout table,
- * whose last entry is the number of objects; f is left at the first id.
- */
-static int
-mirror_pack_idx_head(FILE *f, unsigned char fanout[256 * 4], bool *v2)
-{
-	unsigned char	head[8];
-
-	if (fread(head, 1, sizeof head, f) != sizeof head)
-		return (-EINVAL);
-	if (memcmp(head, "\377tOc", 4) == 0) {
-		if (mirror_pack_be32(head + 4) != 2)
-			return (-EINVAL);
-		*v2 = true;
-		if (fread(fanout, 1, 256 * 4, f) != 256 * 4)
-			return (-EINVAL);
-	} else {
-		/* Version 1: no header, offset before each id. */
-		*v2 = false;
-		memcpy(fanout, head, sizeof head);
-		if (fread(fanout + sizeof head, 1, 256 * 4 - sizeof head, f) !=
-		    256 * 4 - sizeof head)
-			return (-EINVAL);
-	}
-	if (mirror_pack_be32(fanout + 255 * 4) > MIRROR_PACK_IDX_MAX)
-		return (-EINVAL);
-	return (0);
-}
-
+/* The objects in base's .idx; 0 when it cannot be read. */
 static uint32_t
 mirror_pack_objects(const char *base)
 {
-	FILE		*f;
-	unsigned char	 fanout[256 * 4];
+	struct pack_idx	 x;
 	char		*path = xasprintf("%s.idx", base);
 	uint32_t	 n = 0;
-	bool		 v2;
 
-	if ((f = fopen(path, "re")) != NULL) {
-		if (mirror_pack_idx_head(f, fanout, &v2) == 0)
-			n = mirror_pack_be32(fanout + 255 * 4);
-		fclose(f);
+	if (pack_idx_open(&x, path) == 0) {
+		if (x.n <= MIRROR_PACK_IDX_MAX)
+			n = x.n;
+		pack_idx_close(&x);
 	}
 	free(path);
 	return (n);
@@ -219,40 +182,29 @@ mirror_pack_by_objects(const void *a, const void *b)
 static int
 mirror_pack_insert_idx(git_packbuilder *pb, const char *base, char **cause)
 {
-	FILE		*f;
-	unsigned char	 fanout[256 * 4], entry[24];
+	struct pack_idx	 x;
 	char		*path = xasprintf("%s.idx", base);
 	git_oid		 oid;
-	uint32_t	 n, i;
-	size_t		 step;
-	bool		 v2;
-	int		 error = -EIO;
+	uint32_t	 i;
+	int		 error;
 
-	if ((f = fopen(path, "re")) == NULL) {
-		error = -errno;
-		*cause = xasprintf("%s: %s", path, strerror(-error));
+	if ((error = pack_idx_open(&x, path)) != 0 ||
+	    x.n > MIRROR_PACK_IDX_MAX) {
+		*cause = error == -EINVAL || error == 0 ?
+		    xasprintf("%s: not a pack index", path) :
+		    xasprintf("%s: %s", path, strerror(-error));
+		pack_idx_close(&x);
 		free(path);
-		return (error);
+		return (error != 0 && error != -EINVAL ? error : -EIO);
 	}
-	if (mirror_pack_idx_head(f, fanout, &v2) != 0)
-		goto bad;
-	n = mirror_pack_be32(fanout + 255 * 4);
-	step = v2 ? 20 : 24;
-	for (i = 0; i < n; i++) {
-		if (fread(entry, 1, step, f) != step)
-			goto bad;
-		git_oid_fromraw(&oid, entry + (v2 ? 0 : 4));
+	for (i = 0; i < x.n && error == 0; i++) {
+		pack_idx_id(&x, i, &oid);
 		if (git_packbuilder_insert(pb, &oid, NULL) != 0) {
 			*cause = mirror_pack_cause(path);
-			goto out;
+			error = -EIO;
 		}
 	}
-	error = 0;
-	goto out;
-bad:
-	*cause = xasprintf("%s: not a pack index", path);
-out:
-	fclose(f);
+	pack_idx_close(&x);
 	free(path);
 	return (error);
 }

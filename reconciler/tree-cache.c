@@ -2,7 +2,7 @@
  * Big Git trees kept in memory, and a new version read from its pack
  * delta against a kept one (tree-cache.h says why).
  *
- * The pack formats are Git's (gitformat-pack(5)): an .idx of version 2
+ * The pack formats are Git's (gitformat-pack(5)): an .idx (pack-idx.c)
  * maps an object id to its offset in the .pack; there an object starts
  * with its type and size, and a delta with its base (an offset back in the
  * same pack, or an object id), then zlib data.  Anything here that is not
@@ -10,9 +10,6 @@
  * this file only ever saves time, it never decides what a tree holds.
  */
 #include "config.h"
-
-#include <sys/mman.h>
-#include <sys/stat.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,6 +26,7 @@
 #include <git2.h>
 #include <zlib.h>
 
+#include "pack-idx.h"
 #include "tree-cache.h"
 #include "xmalloc.h"
 
@@ -265,110 +263,6 @@ bad:
 	return (-EINVAL);
 }
 
-/* Pack indexes. */
-
-struct pack_idx {
-	const unsigned char	*map;
-	size_t			 len;
-	uint32_t		 n;
-};
-
-static uint32_t
-be32(const unsigned char *p)
-{
-	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3]);
-}
-
-#define IDX_HEAD	(8 + 256 * 4)
-
-static int
-idx_open(struct pack_idx *x, const char *path)
-{
-	struct stat	st;
-	uint32_t	prev = 0, i;
-	void		*map;
-	int		fd;
-
-	memset(x, 0, sizeof *x);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (-errno);
-	if (fstat(fd, &st) == -1 || st.st_size < IDX_HEAD + 40) {
-		close(fd);
-		return (-EINVAL);
-	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (map == MAP_FAILED)
-		return (-errno);
-	x->map = map;
-	x->len = (size_t)st.st_size;
-	if (memcmp(x->map, "\377tOc", 4) != 0 || be32(x->map + 4) != 2)
-		goto bad;
-	for (i = 0; i < 256; i++) {
-		uint32_t f = be32(x->map + 8 + 4 * i);
-
-		if (f < prev)
-			goto bad;
-		prev = f;
-	}
-	x->n = prev;
-	if ((x->len - IDX_HEAD - 40) / 28 < x->n)
-		goto bad;
-	return (0);
-bad:
-	munmap((void *)x->map, x->len);
-	memset(x, 0, sizeof *x);
-	return (-EINVAL);
-}
-
-static void
-idx_close(struct pack_idx *x)
-{
-	if (x->map != NULL)
-		munmap((void *)x->map, x->len);
-	memset(x, 0, sizeof *x);
-}
-
-/* The object's offset in the pack, or -ENOENT. */
-static int
-idx_find(const struct pack_idx *x, const git_oid *id, uint64_t *offset)
-{
-	const unsigned char	*oids = x->map + IDX_HEAD;
-	const unsigned char	*offs = oids + (size_t)x->n * 24;
-	uint32_t		 lo, hi, mid, o;
-	unsigned		 first = id->id[0];
-	int			 c;
-
-	lo = first == 0 ? 0 : be32(x->map + 8 + 4 * (first - 1));
-	hi = be32(x->map + 8 + 4 * first);
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		c = memcmp(oids + (size_t)mid * 20, id->id, 20);
-		if (c == 0) {
-			o = be32(offs + (size_t)mid * 4);
-			if (!(o & 0x80000000u)) {
-				*offset = o;
-				return (0);
-			}
-			{
-				const unsigned char *big = offs +
-				    (size_t)x->n * 4 + (size_t)(o & 0x7fffffff) * 8;
-
-				if (big + 8 > x->map + x->len - 40)
-					return (-EINVAL);
-				*offset = (uint64_t)be32(big) << 32 | be32(big + 4);
-			}
-			return (0);
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return (-ENOENT);
-}
-
 /*
  * The pack holding id: its index (open, for more lookups), its .pack
  * opened, and the object's offset there.
@@ -392,19 +286,19 @@ pack_find(const char *objects, const git_oid *id, struct pack_idx *x,
 		    de->d_name[0] == '.')
 			continue;
 		if (snprintf(path, sizeof path, "%spack/%s", objects,
-		    de->d_name) >= (int)sizeof path || idx_open(x, path) != 0)
+		    de->d_name) >= (int)sizeof path || pack_idx_open(x, path) != 0)
 			continue;
-		if (idx_find(x, id, offset) != 0) {
-			idx_close(x);
+		if (pack_idx_find(x, id, offset) != 0) {
+			pack_idx_close(x);
 			continue;
 		}
 		if (strlen(path) + 2 > sizeof path) {
-			idx_close(x);
+			pack_idx_close(x);
 			continue;
 		}
 		memcpy(path + strlen(path) - 4, ".pack", 6);
 		if ((*packfd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-			idx_close(x);
+			pack_idx_close(x);
 			continue;
 		}
 		found = 0;
@@ -535,7 +429,7 @@ tree_from_delta(const char *objects, const git_oid *id, size_t size)
 		base = cache_find(&base_id);
 	else {
 		for (b = cache_head; b != NULL && base == NULL; b = b->next) {
-			if (idx_find(&x, &b->id, &o) == 0 && o == base_off)
+			if (pack_idx_find(&x, &b->id, &o) == 0 && o == base_off)
 				base = cache_find(&b->id);
 		}
 	}
@@ -558,7 +452,7 @@ out:
 	free(delta);
 	if (fd != -1)
 		close(fd);
-	idx_close(&x);
+	pack_idx_close(&x);
 	return (t);
 }
 

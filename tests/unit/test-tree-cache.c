@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <git2.h>
 
 #include "mirror.h"
+#include "pack-idx.h"
 #include "source.h"
 #include "tree-cache.h"
 #include "testutil.h"
@@ -426,6 +428,80 @@ test_mirror_chain(void **state)
 	free(dir);
 }
 
+/*
+ * Pack indexes of both versions, written by git index-pack for one pack:
+ * the same ids, each found at the same offset; a file that is no index.
+ */
+static void
+test_pack_idx_versions(void **state)
+{
+	struct pack_idx	 v[2];
+	git_oid		 id, other;
+	uint64_t	 o1, o2;
+	char		*dir = tu_mkdtemp(), *path[2], *pack, *junk;
+	const char	*init[] = { "git", "init", "-q", NULL };
+	const char	*repack[] = { "git", "repack", "-adq", NULL };
+	const char	*index[] = { "git", "index-pack", NULL, "-o", NULL,
+			    NULL, NULL };
+	uint32_t	 i;
+	int		 k;
+
+	(void)state;
+	tu_write(dir, "a", "a\n", 0);
+	tu_write(dir, "b/c", "c\n", 0);
+	git_in(dir, init);
+	tu_commit_all(dir, "one");
+	git_in(dir, repack);
+	{
+		glob_t	 g;
+		char	*pat = xasprintf("%s/.git/objects/pack/pack-*.pack",
+			    dir);
+
+		assert_int_equal(glob(pat, 0, NULL, &g), 0);
+		assert_int_equal(g.gl_pathc, 1);
+		pack = xstrdup(g.gl_pathv[0]);
+		globfree(&g);
+		free(pat);
+	}
+	for (k = 0; k < 2; k++) {
+		path[k] = xasprintf("%s/v%d.idx", dir, k + 1);
+		index[2] = k == 0 ? "--index-version=1" : "--index-version=2";
+		index[4] = path[k];
+		index[5] = pack;
+		git_in(dir, index);
+		assert_int_equal(pack_idx_open(&v[k], path[k]), 0);
+	}
+	assert_false(v[0].v2);
+	assert_true(v[1].v2);
+	assert_int_equal(v[0].n, v[1].n);
+	assert_true(v[0].n >= 5);	/* commit, 2 trees, 2 blobs */
+	for (i = 0; i < v[0].n; i++) {
+		pack_idx_id(&v[0], i, &id);
+		pack_idx_id(&v[1], i, &other);
+		assert_true(git_oid_equal(&id, &other));
+		assert_int_equal(pack_idx_find(&v[0], &id, &o1), 0);
+		assert_int_equal(pack_idx_find(&v[1], &id, &o2), 0);
+		assert_true(o1 == o2 && o1 >= 12);	/* after the header */
+	}
+	memset(&id, 0xee, sizeof id);
+	assert_int_equal(pack_idx_find(&v[1], &id, &o1), -ENOENT);
+	pack_idx_close(&v[0]);
+	pack_idx_close(&v[1]);
+
+	junk = xasprintf("%s/junk.idx", dir);
+	tu_write(dir, "junk.idx", "not an index\n", 0);
+	assert_int_equal(pack_idx_open(&v[0], junk), -EINVAL);
+	assert_null(v[0].map);
+	assert_true(pack_idx_open(&v[0], "/no/such.idx") == -ENOENT);
+
+	free(junk);
+	free(pack);
+	free(path[0]);
+	free(path[1]);
+	tu_rm_rf(dir);
+	free(dir);
+}
+
 /* Small folders are not kept: libgit2 reads them as before. */
 static void
 test_small_not_kept(void **state)
@@ -468,6 +544,7 @@ main(void)
 		cmocka_unit_test(test_fetched_chain),
 		cmocka_unit_test(test_mirror_chain),
 		cmocka_unit_test(test_small_not_kept),
+		cmocka_unit_test(test_pack_idx_versions),
 	};
 
 	git_libgit2_init();
